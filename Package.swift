@@ -1,0 +1,25 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// No third-party dependencies: binary size and attack surface are release gates (DESIGN.md §2).
+let package = Package(
+    name: "remo-broker",
+    products: [
+        .executable(name: "remo-broker", targets: ["remo-broker"]),
+    ],
+    targets: [
+        // C shim over libseccomp, libcap and the libc calls Swift cannot import. No policy here.
+        .target(
+            name: "CSeccomp",
+            linkerSettings: [.linkedLibrary("seccomp"), .linkedLibrary("cap")]
+        ),
+        .target(name: "BrokerCore", dependencies: ["CSeccomp"]),
+        .target(name: "BrokerClient", dependencies: ["BrokerCore"]),
+        .executableTarget(name: "remo-broker", dependencies: ["BrokerCore", "BrokerClient"]),
+        .executableTarget(name: "Soak", dependencies: ["BrokerClient"]),
+        .executableTarget(name: "KillTest", dependencies: ["BrokerClient"]),
+        .executableTarget(name: "LatencyBench", dependencies: ["BrokerClient"]),
+        .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["BrokerClient", "remo-broker"]),
+    ]
+)

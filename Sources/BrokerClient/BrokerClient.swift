@@ -1,0 +1,1 @@
+// Blocking client for the admin and project sockets (wire protocol v2).

@@ -1,0 +1,31 @@
+// CSeccomp: the few things Swift cannot call directly on Linux.
+//
+// Every function is prefixed `remo_`. Contract for all of them unless stated otherwise:
+// return 0 on success, -1 on failure with errno set; no function retries EINTR (the Swift
+// syscall layer does). No policy lives here: which syscalls are allowed is decided in Swift.
+#ifndef REMO_CSECCOMP_H
+#define REMO_CSECCOMP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/// libseccomp's runtime version (seccomp_version()), e.g. 2.5.4. Never fails.
+void remo_seccomp_version(unsigned int *major, unsigned int *minor, unsigned int *micro);
+
+/// explicit_bzero: zeroing the optimiser may not elide. Never fails.
+void remo_explicit_bzero(void *ptr, size_t len);
+
+/// mmap an anonymous private read-write region. Returns NULL (not MAP_FAILED) with errno set.
+void *remo_mmap_anonymous(size_t length);
+
+/// prctl(PR_SET_DUMPABLE, value). errno from prctl(2).
+int remo_set_dumpable(int value);
+
+/// prctl(PR_GET_DUMPABLE). Returns 0 or 1, or -1 with errno.
+int remo_get_dumpable(void);
+
+/// prctl(PR_SET_NO_NEW_PRIVS, 1). errno from prctl(2).
+int remo_set_no_new_privs(void);
+
+#endif

@@ -1,0 +1,5 @@
+import BrokerCore
+
+// Placeholder until the harness issue lands (see README): exit 2 so no gate mistakes it for a pass.
+Console.error("KillTest: not yet implemented")
+Console.exit(2)

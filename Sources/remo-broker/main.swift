@@ -1,0 +1,4 @@
+import BrokerCore
+import CSeccomp
+import Glibc
+print("remo-broker \(BrokerVersion.version)")

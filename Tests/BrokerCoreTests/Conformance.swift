@@ -1,0 +1,28 @@
+import BrokerCore
+import Glibc
+
+/// Locates ../shared/conformance beside the package (or $REMO_CONFORMANCE_DIR). Conformance
+/// tests must fail, never skip, when it is missing.
+enum Conformance {
+    static var directory: String {
+        if let override = getenv("REMO_CONFORMANCE_DIR") { return String(cString: override) }
+        // #filePath = <root>/Tests/BrokerCoreTests/Conformance.swift
+        var components = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
+        components.removeLast(3)
+        return components.joined(separator: "/") + "/../shared/conformance"
+    }
+
+    /// Path of `relative` under the conformance directory, or an error naming what is missing.
+    static func path(_ relative: String) throws -> String {
+        let path = directory + "/" + relative
+        guard FileSystem.exists(path) else { throw Missing(path: path) }
+        return path
+    }
+
+    struct Missing: Error, CustomStringConvertible {
+        let path: String
+        var description: String {
+            "conformance data not found at \(path): clone the project beside ../shared or set REMO_CONFORMANCE_DIR"
+        }
+    }
+}
