@@ -24,6 +24,8 @@ void *remo_mmap_anonymous(size_t length) {
     return p == MAP_FAILED ? NULL : p;
 }
 
+int remo_mlock_onfault(void *addr, size_t len) { return mlock2(addr, len, MLOCK_ONFAULT); }
+
 int remo_set_dumpable(int value) { return prctl(PR_SET_DUMPABLE, (unsigned long)value, 0, 0, 0); }
 
 int remo_get_dumpable(void) { return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0); }

@@ -19,6 +19,11 @@ void remo_explicit_bzero(void *ptr, size_t len);
 /// mmap an anonymous private read-write region. Returns NULL (not MAP_FAILED) with errno set.
 void *remo_mmap_anonymous(size_t length);
 
+/// mlock2(addr, len, MLOCK_ONFAULT): lock pages as they are first touched, so a large
+/// locked region costs resident memory only for what is used. errno from mlock2(2);
+/// EINVAL/ENOSYS on kernels without MLOCK_ONFAULT (callers fall back to mlock).
+int remo_mlock_onfault(void *addr, size_t len);
+
 /// prctl(PR_SET_DUMPABLE, value). errno from prctl(2).
 int remo_set_dumpable(int value);
 

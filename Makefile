@@ -1,0 +1,43 @@
+# remo-broker: `make run` and `make test` do everything from a fresh machine with Swift installed.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+SWIFT ?= swift
+DIST := dist
+RELEASE_FLAGS := -c release --static-swift-stdlib -Xswiftc -static-executable
+DEB_PACKAGES := libseccomp-dev libcap-dev
+
+.PHONY: deps build release test ci run clean
+
+# Install the C libraries only when dpkg says they are missing.
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -q && $$SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+# Fully static, stripped binary in dist/.
+release: deps
+	$(SWIFT) build $(RELEASE_FLAGS) --product remo-broker
+	mkdir -p $(DIST)
+	cp "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/remo-broker" $(DIST)/remo-broker
+	strip $(DIST)/remo-broker
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+# CI: every test, the static release build, and the cheap gates on it.
+ci: test release
+	@bash ci/check-static-binary.sh $(DIST)/remo-broker
+
+run: build
+	@bash ci/run-demo.sh "$$($(SWIFT) build --show-bin-path)/remo-broker"
+
+clean:
+	rm -rf .build $(DIST)
