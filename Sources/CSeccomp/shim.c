@@ -7,6 +7,7 @@
 #include <sys/capability.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 
 void remo_seccomp_version(unsigned int *major, unsigned int *minor, unsigned int *micro) {
     const struct scmp_version *v = seccomp_version();
@@ -25,6 +26,16 @@ void *remo_mmap_anonymous(size_t length) {
 }
 
 int remo_mlock_onfault(void *addr, size_t len) { return mlock2(addr, len, MLOCK_ONFAULT); }
+
+int remo_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) {
+    struct ucred cred;
+    socklen_t length = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) return -1;
+    *pid = cred.pid;
+    *uid = cred.uid;
+    *gid = cred.gid;
+    return 0;
+}
 
 int remo_set_dumpable(int value) { return prctl(PR_SET_DUMPABLE, (unsigned long)value, 0, 0, 0); }
 

@@ -24,6 +24,10 @@ void *remo_mmap_anonymous(size_t length);
 /// EINVAL/ENOSYS on kernels without MLOCK_ONFAULT (callers fall back to mlock).
 int remo_mlock_onfault(void *addr, size_t len);
 
+/// getsockopt(SO_PEERCRED) of a connected AF_UNIX socket (struct ucred needs _GNU_SOURCE,
+/// which Swift's Glibc module does not define). errno from getsockopt(2).
+int remo_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
+
 /// prctl(PR_SET_DUMPABLE, value). errno from prctl(2).
 int remo_set_dumpable(int value);
 
