@@ -6,9 +6,19 @@ public struct JSONWriter {
     /// True when the next element is the first of its container (or follows a key).
     private var atContainerStart = true
 
+    /// Reserve enough up front when the output will hold a secret: a reallocation would
+    /// free the old storage without zeroing it. A string of n bytes encodes to at most
+    /// 6n + 2 bytes.
     public init(reservingCapacity capacity: Int = 256) {
         bytes = []
         bytes.reserveCapacity(capacity)
+    }
+
+    /// Zeroes the output (after it was copied where it belongs) and empties it.
+    public mutating func zeroize() {
+        SecureZero.zero(&bytes)
+        bytes.removeAll(keepingCapacity: true)
+        atContainerStart = true
     }
 
     private mutating func separate() {
