@@ -68,7 +68,7 @@ public enum RequestDecoder {
     }
 
     public static func admin(_ members: [JSONMember], op: String, buffer: JSONBuffer) -> Result<AdminRequest, WireError> {
-        var fields = Fields(members: members, buffer: buffer)
+        let fields = Fields(members: members, buffer: buffer)
         do throws(WireError) {
             switch op {
             case "status": return .success(.status)

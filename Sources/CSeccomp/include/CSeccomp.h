@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+// Linux headers Swift's Glibc module does not cover; importing CSeccomp makes them visible.
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
 
 /// libseccomp's runtime version (seccomp_version()), e.g. 2.5.4. Never fails.
 void remo_seccomp_version(unsigned int *major, unsigned int *minor, unsigned int *micro);
@@ -27,6 +30,10 @@ int remo_mlock_onfault(void *addr, size_t len);
 /// getsockopt(SO_PEERCRED) of a connected AF_UNIX socket (struct ucred needs _GNU_SOURCE,
 /// which Swift's Glibc module does not define). errno from getsockopt(2).
 int remo_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
+
+/// accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC). Returns the new fd or -1 with
+/// errno from accept4(2) (EAGAIN when nothing is pending).
+int remo_accept_nonblocking(int fd);
 
 /// prctl(PR_SET_DUMPABLE, value). errno from prctl(2).
 int remo_set_dumpable(int value);

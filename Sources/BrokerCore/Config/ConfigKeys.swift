@@ -1,0 +1,137 @@
+/// The one table of configuration keys: TOML key, flag, default, help, and how to apply a
+/// value. `serve --help` and the docs are generated from it.
+public struct ConfigKey: Sendable {
+    public let name: String
+    public let placeholder: String
+    public let help: String
+    let defaultText: @Sendable (BrokerConfig) -> String
+    let apply: @Sendable (inout BrokerConfig, ConfigValue) throws(ConfigError) -> Void
+
+    /// `--socket-dir` for `socket_dir`.
+    public var flag: String { "--" + name.replacingUnderscores }
+
+    public func defaultValue(in config: BrokerConfig) -> String { defaultText(config) }
+}
+
+/// A value for one key, from the config file or the command line.
+public enum ConfigValue: Sendable {
+    case toml(TOMLValue)
+    case flag(String)
+}
+
+public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+extension String {
+    var replacingUnderscores: String { String(map { $0 == "_" ? "-" : $0 }) }
+}
+
+public enum ConfigKeys {
+    public static let all: [ConfigKey] = [
+        path("socket_dir", "directory for admin.sock and projects/<name>/sock", \.socketDir),
+        path("state_dir", "directory for the project registry (never secrets)", \.stateDir),
+        path("audit_log_path", "audit log file (JSON lines)", \.auditLogPath),
+        ConfigKey(name: "user", placeholder: "NAME|UID", help: "when started as root, switch to this user after binding",
+                  defaultText: { $0.user ?? "(none)" },
+                  apply: { config, value throws(ConfigError) in config.user = try string(value, "user") }),
+        mode("admin_socket_mode", "permissions of admin.sock", \.adminSocketMode),
+        ConfigKey(name: "admin_gid", placeholder: "GID", help: "group of admin.sock (the broker's own group or one of its groups)",
+                  defaultText: { $0.adminGID.map(String.init) ?? "(broker's group)" },
+                  apply: { config, value throws(ConfigError) in config.adminGID = UInt32(try integer(value, "admin_gid", 0...4_294_967_294)) }),
+        mode("project_socket_mode", "permissions of each project socket", \.projectSocketMode),
+        int("cache_default_ttl_seconds", "per-project cache TTL; manifests may only lower it", \.cacheDefaultTTLSeconds, 1...86400),
+        int("cache_default_max_entries", "per-project cache size; manifests may only lower it", \.cacheDefaultMaxEntries, 1...1024),
+        int("max_connections", "connections across all sockets", \.maxConnections, 1...65536),
+        int("max_connections_per_project", "connections per project socket", \.maxConnectionsPerProject, 1...65536),
+        int("idle_timeout_seconds", "close a connection idle (or stalled mid-line) this long", \.idleTimeoutSeconds, 1...86400),
+        int("rate_limit_per_second", "per-project get rate (token bucket refill)", \.rateLimitPerSecond, 1...1_000_000),
+        int("rate_limit_burst", "per-project get burst (token bucket size)", \.rateLimitBurst, 1...1_000_000),
+        int("shutdown_drain_seconds", "on SIGTERM, wait this long for in-flight replies", \.shutdownDrainSeconds, 0...3600),
+        choice("hardening", "strict|best-effort", "strict: any failed hardening step is fatal; best-effort: warn and go on", \.hardening),
+        choice("seccomp", "kill|log", "what the seccomp filter does with a forbidden syscall", \.seccomp),
+        int("secret_arena_bytes", "size of the locked secret memory", \.secretArenaBytes, 4096...(1 << 30)),
+    ]
+
+    public static func named(_ name: String) -> ConfigKey? { all.first { $0.name == name } }
+
+    // MARK: key kinds
+
+    private static func path(_ name: String, _ help: String, _ field: WritableKeyPath<BrokerConfig, String> & Sendable) -> ConfigKey {
+        ConfigKey(name: name, placeholder: "PATH", help: help, defaultText: { $0[keyPath: field] },
+                  apply: { config, value throws(ConfigError) in
+                      let path = try string(value, name)
+                      guard path.hasPrefix("/") else { throw ConfigError("\(name) must be an absolute path") }
+                      config[keyPath: field] = path
+                  })
+    }
+
+    private static func int(_ name: String, _ help: String, _ field: WritableKeyPath<BrokerConfig, Int> & Sendable,
+                            _ range: ClosedRange<Int>) -> ConfigKey {
+        ConfigKey(name: name, placeholder: "N", help: "\(help) (\(range.lowerBound)..\(range.upperBound))",
+                  defaultText: { String($0[keyPath: field]) },
+                  apply: { config, value throws(ConfigError) in config[keyPath: field] = try integer(value, name, range) })
+    }
+
+    private static func mode(_ name: String, _ help: String, _ field: WritableKeyPath<BrokerConfig, UInt32> & Sendable) -> ConfigKey {
+        ConfigKey(name: name, placeholder: "MODE", help: "\(help) (four-digit octal)",
+                  defaultText: { octal($0[keyPath: field]) },
+                  apply: { config, value throws(ConfigError) in
+                      let text = try string(value, name)
+                      guard let mode = parseMode(text), mode & 0o007 == 0 else {
+                          throw ConfigError("\(name) must be a four-digit octal mode with no access for others, like \"0660\"")
+                      }
+                      config[keyPath: field] = mode
+                  })
+    }
+
+    private static func choice<T: RawRepresentable & Sendable>(
+        _ name: String, _ placeholder: String, _ help: String, _ field: WritableKeyPath<BrokerConfig, T> & Sendable
+    ) -> ConfigKey where T.RawValue == String {
+        ConfigKey(name: name, placeholder: placeholder, help: help, defaultText: { $0[keyPath: field].rawValue },
+                  apply: { config, value throws(ConfigError) in
+                      let text = try string(value, name)
+                      guard let parsed = T(rawValue: text) else { throw ConfigError("\(name) must be one of \(placeholder)") }
+                      config[keyPath: field] = parsed
+                  })
+    }
+
+    // MARK: value conversion
+
+    static func string(_ value: ConfigValue, _ name: String) throws(ConfigError) -> String {
+        switch value {
+        case .flag(let text): return text
+        case .toml(.string(let text)): return text
+        case .toml(let other): throw ConfigError("\(name) must be a string, not \(other.typeName)")
+        }
+    }
+
+    static func integer(_ value: ConfigValue, _ name: String, _ range: ClosedRange<Int>) throws(ConfigError) -> Int {
+        let parsed: Int?
+        switch value {
+        case .flag(let text): parsed = Int(text)
+        case .toml(.integer(let number)): parsed = Int(exactly: number)
+        case .toml(let other): throw ConfigError("\(name) must be an integer, not \(other.typeName)")
+        }
+        guard let parsed, range.contains(parsed) else {
+            throw ConfigError("\(name) must be an integer in \(range.lowerBound)..\(range.upperBound)")
+        }
+        return parsed
+    }
+
+    /// "0660" → 0o660. Exactly four octal digits, no setuid/setgid/sticky bits.
+    public static func parseMode(_ text: String) -> UInt32? {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 4, bytes[0] == UInt8(ascii: "0"),
+              bytes.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "7") })
+        else { return nil }
+        return bytes.reduce(0) { $0 * 8 + UInt32($1 - UInt8(ascii: "0")) }
+    }
+
+    public static func octal(_ mode: UInt32) -> String {
+        let digits = String(mode, radix: 8)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
+}

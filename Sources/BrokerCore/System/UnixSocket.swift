@@ -1,0 +1,120 @@
+import CSeccomp
+import Glibc
+
+/// AF_UNIX stream sockets: the only kind the broker opens.
+public enum UnixSocket {
+    /// sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
+    public static let maxPathBytes = 107
+
+    /// Fills a sockaddr_un for `path`; fails with ENAMETOOLONG when it does not fit.
+    static func withAddress<R>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) throws(SystemError) -> R {
+        let bytes = Array(path.utf8)
+        guard !bytes.isEmpty, bytes.count <= maxPathBytes else {
+            throw SystemError("socket path", errno: ENAMETOOLONG, subject: path)
+        }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + 1)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, length) }
+        }
+    }
+
+    /// A new non-blocking, close-on-exec listening socket bound to `path` with `mode`.
+    /// A stale socket file at `path` is removed first; any other kind of file is an error.
+    public static func listen(at path: String, mode: mode_t, backlog: Int32 = 128) throws(SystemError) -> Int32 {
+        try removeStaleSocket(path)
+        let fd = try retryingEINTR("socket", subject: path) {
+            socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
+        do throws(SystemError) {
+            let bound = try withAddress(path) { bind(fd, $0, $1) }
+            guard bound == 0 else { throw SystemError("bind", subject: path) }
+            guard chmod(path, mode) == 0 else { throw SystemError("chmod", subject: path) }
+            guard Glibc.listen(fd, backlog) == 0 else { throw SystemError("listen", subject: path) }
+            return fd
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    /// Removes `path` if it is a socket; leaves it if absent; refuses anything else.
+    public static func removeStaleSocket(_ path: String) throws(SystemError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            if errno == ENOENT { return }
+            throw SystemError("lstat", subject: path)
+        }
+        guard info.st_mode & S_IFMT == S_IFSOCK else {
+            throw SystemError("refusing to replace a non-socket file", errno: EEXIST, subject: path)
+        }
+        guard unlink(path) == 0 || errno == ENOENT else { throw SystemError("unlink", subject: path) }
+    }
+
+    /// Accepts one connection (non-blocking, close-on-exec). nil when none is pending.
+    public static func accept(_ listener: Int32) throws(SystemError) -> Int32? {
+        while true {
+            let fd = remo_accept_nonblocking(listener)
+            if fd >= 0 { return fd }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: return nil
+            // The peer went away before we accepted: not our failure.
+            case ECONNABORTED, EPROTO: continue
+            default: throw SystemError("accept4")
+            }
+        }
+    }
+
+    /// A blocking connection to `path` (clients).
+    public static func connect(to path: String) throws(SystemError) -> Int32 {
+        let fd = try retryingEINTR("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        let result = try withAddress(path) { Glibc.connect(fd, $0, $1) }
+        guard result == 0 else {
+            let error = SystemError("connect", subject: path)
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    public enum IOResult: Equatable {
+        case transferred(Int)
+        case wouldBlock
+        case closed
+    }
+
+    /// recv into `buffer`; `.closed` on orderly shutdown.
+    public static func receive(_ fd: Int32, into buffer: UnsafeMutableBufferPointer<UInt8>) throws(SystemError) -> IOResult {
+        while true {
+            let count = recv(fd, buffer.baseAddress, buffer.count, 0)
+            if count > 0 { return .transferred(count) }
+            if count == 0 { return .closed }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: return .wouldBlock
+            case ECONNRESET: return .closed
+            default: throw SystemError("recv")
+            }
+        }
+    }
+
+    /// send without SIGPIPE.
+    public static func send(_ fd: Int32, _ bytes: UnsafeBufferPointer<UInt8>) throws(SystemError) -> IOResult {
+        while true {
+            let count = Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+            if count >= 0 { return .transferred(count) }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: return .wouldBlock
+            case EPIPE, ECONNRESET: return .closed
+            default: throw SystemError("send")
+            }
+        }
+    }
+}
