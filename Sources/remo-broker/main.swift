@@ -1,25 +1,20 @@
+import BrokerClient
 import BrokerCore
 
-// Thin entry point: parse the command line and dispatch. Everything else is in BrokerCore.
+// Thin entry point: dispatch to the command; everything else lives in the libraries.
 let arguments = Array(CommandLine.arguments.dropFirst())
-let usage = """
-    usage: remo-broker <command> [options]
-
-    A hardened credential broker for development hosts.
-
-    commands:
-      serve        run the broker daemon (not yet implemented)
-      --version    print the broker, protocol and libseccomp versions
-      --help       show this help
-    """
 
 switch arguments.first {
 case "--version", "version":
     Console.out(BrokerVersion.summary)
 case "--help", "-h", "help":
-    Console.out(usage)
+    Console.out(CommandHelp.overview)
+case "serve":
+    Console.exit(ServeCommand.run(Array(arguments.dropFirst())))
+case let command? where ClientCommands.names.contains(command):
+    Console.exit(ClientCommands.run(command, Array(arguments.dropFirst())))
 case nil:
-    Console.error(usage)
+    Console.error(CommandHelp.overview)
     Console.exit(64)
 case let command?:
     Console.error("remo-broker: unknown command '\(command)' (see remo-broker --help)")

@@ -14,8 +14,8 @@ public final class SecretStore {
     private var generation: SecretGeneration?
     private var secrets: [String: Secret] = [:]
     private var nextGeneration: UInt64 = 1
-    /// Wall-clock seconds of the last successful push, for `status.secrets_loaded_at`.
-    public private(set) var loadedAt: Int?
+    /// When the current set was pushed, for `status.secrets_loaded_at`.
+    public private(set) var loadedAt: WallClockTime?
 
     public init(arena: SecretArena) {
         self.arena = arena
@@ -29,7 +29,7 @@ public final class SecretStore {
 
     /// Validates a push-creds `secrets` object and, only if all of it is valid, replaces
     /// the store with it. Returns the new secret count.
-    public func replace(with members: [JSONMember], in buffer: JSONBuffer, now: Int) throws(WireError) -> Int {
+    public func replace(with members: [JSONMember], in buffer: JSONBuffer, now: WallClockTime) throws(WireError) -> Int {
         var byteCount = 0
         for (position, member) in members.enumerated() {
             guard Names.isSecretName(buffer.slice(member.key)) else {

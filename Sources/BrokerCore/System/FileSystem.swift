@@ -37,3 +37,77 @@ public enum FileSystem {
         access(path, F_OK) == 0
     }
 }
+
+extension FileSystem {
+    /// Replaces `path` with `bytes` so that a crash at any point leaves the old or the new
+    /// content: write a temp file beside it, fsync, rename over, fsync the directory.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t) throws(SystemError) {
+        let temp = path + ".tmp"
+        let fd = try retryingEINTR("open", subject: temp) { open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode) }
+        do throws(SystemError) {
+            var offset = 0
+            while offset < bytes.count {
+                let written = try retryingEINTR("write", subject: temp) {
+                    bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+                }
+                offset += written
+            }
+            _ = try retryingEINTR("fsync", subject: temp) { fsync(fd) }
+            close(fd)
+        } catch {
+            close(fd)
+            unlink(temp)
+            throw error
+        }
+        guard rename(temp, path) == 0 else {
+            let error = SystemError("rename", subject: path)
+            unlink(temp)
+            throw error
+        }
+        try syncDirectory(of: path)
+    }
+
+    /// fsync of the directory holding `path`, so a rename or unlink in it is durable.
+    public static func syncDirectory(of path: String) throws(SystemError) {
+        let directory = parentDirectory(path)
+        let fd = try retryingEINTR("open", subject: directory) { open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        defer { close(fd) }
+        _ = try retryingEINTR("fsync", subject: directory) { fsync(fd) }
+    }
+
+    public static func parentDirectory(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    public static func lastComponent(_ path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return String(trimmed) }
+        return String(trimmed[trimmed.index(after: slash)...])
+    }
+
+    /// mkdir -p with `mode` for the directories it creates.
+    public static func createDirectories(_ path: String, mode: mode_t) throws(SystemError) {
+        var current = ""
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, mode) != 0, errno != EEXIST {
+                throw SystemError("mkdir", subject: current)
+            }
+        }
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    }
+}
+
+extension FileSystem {
+    public static func currentDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return "." }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

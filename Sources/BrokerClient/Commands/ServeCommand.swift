@@ -1,0 +1,53 @@
+import BrokerCore
+
+/// `remo-broker serve`: option parsing and help; the daemon itself is `Daemon.run`.
+public enum ServeCommand {
+    public static func run(_ arguments: [String]) -> Int32 {
+        let configFlags = Set(ConfigKeys.all.map { $0.flag.dropFirst(2) }.map(String.init))
+        let parsed: Arguments
+        do {
+            parsed = try Arguments(arguments, valued: configFlags.union(["config"]), flags: ["allow-unlocked-memory", "help"])
+        } catch {
+            Console.error("remo-broker serve: \(error.message) (see remo-broker serve --help)")
+            return 64
+        }
+        if parsed.has("help") {
+            Console.out(help)
+            return 0
+        }
+        guard parsed.positionals.isEmpty else {
+            Console.error("remo-broker serve: unexpected argument '\(parsed.positionals[0])'")
+            return 64
+        }
+        let flags = parsed.valuedOptions.filter { $0.0 != "config" }.map { (String($0.0.map { $0 == "-" ? "_" : $0 }), $0.1) }
+        let config: BrokerConfig
+        do {
+            config = try ConfigLoader.load(file: parsed.value("config"), flags: flags,
+                                           allowUnlockedMemory: parsed.has("allow-unlocked-memory"))
+        } catch {
+            Console.error("remo-broker serve: \(error.message)")
+            return 78  // EX_CONFIG
+        }
+        return Daemon.run(config)
+    }
+
+    public static var help: String {
+        let defaults = BrokerConfig()
+        var lines = [
+            "usage: remo-broker serve [--config PATH] [options]",
+            "",
+            "Runs the broker: binds the admin socket and every registered project's socket, locks",
+            "secret memory, and serves until SIGTERM/SIGINT.",
+            "",
+            "options (each is also a key in the TOML config file, with _ for -; flags win over the file):",
+            "  --config PATH                 config file (default \(DefaultPaths(.current).configFile), read if present)",
+            "  --allow-unlocked-memory       start even if secret memory cannot be locked (mlock)",
+        ]
+        for key in ConfigKeys.all {
+            let left = "  \(key.flag) \(key.placeholder)"
+            let padded = left.count < 30 ? left + String(repeating: " ", count: 30 - left.count) : left + " "
+            lines.append(padded + key.help + " [default: \(key.defaultValue(in: defaults))]")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,83 @@
+import BrokerCore
+
+/// Human-readable forms of `status`, `info` and `get` replies.
+enum StatusFormatter {
+    static func format(_ reply: Reply) -> String {
+        let document = reply.document
+        var lines: [String] = []
+        lines.append("remo-broker \(reply.string("broker_version") ?? "?") (protocol \(reply.int("protocol_version") ?? 0)), up \(reply.int("uptime_seconds") ?? 0) s")
+        let loaded = reply.string("secrets_loaded_at").map { ", loaded at \($0)" } ?? ""
+        lines.append("secrets:   \(reply.int("secret_count") ?? 0)\(loaded)")
+        var projectLines: [String] = []
+        if case .array(let projects)? = document["projects"] {
+            for case .object(let members) in projects {
+                func text(_ key: String) -> String {
+                    switch document.member(key, of: members) {
+                    case .string(let span)?: return document.string(span)
+                    case .number(let number)?: return document.int64(number).map(String.init) ?? "?"
+                    default: return "?"
+                    }
+                }
+                projectLines.append("  \(text("name"))  allowlist \(text("allowlist_size")), cache \(text("cache_entries")), socket \(text("socket_path"))")
+            }
+        }
+        lines.append("projects:  \(projectLines.count)")
+        lines += projectLines
+        lines.append("hardening: " + flags(document, "hardening"))
+        if case .object(let audit)? = document["audit"] {
+            let path = document.member("path", of: audit).flatMap { if case .string(let s) = $0 { return document.string(s) } else { return nil } } ?? "?"
+            let degraded = document.member("degraded", of: audit) == .bool(true)
+            let dropped = document.member("dropped_events", of: audit).flatMap { if case .number(let n) = $0 { return document.int64(n).map { Int($0) } } else { return nil } } ?? 0
+            lines.append("audit:     \(path) (\(degraded ? "DEGRADED" : "ok"), \(dropped) dropped)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func flags(_ document: JSONDocument, _ key: String) -> String {
+        guard case .object(let members)? = document[key] else { return "?" }
+        return members.map { member in
+            let on = member.value == .bool(true)
+            return "\(document.string(member.key))=\(on ? "yes" : "no")"
+        }.joined(separator: " ")
+    }
+
+    static func formatInfo(_ reply: Reply) -> String {
+        let document = reply.document
+        var lines = ["project \(reply.string("project") ?? "?") (schema \(reply.int("schema_version") ?? 0))"]
+        if case .array(let secrets)? = document["secrets"] {
+            for case .object(let members) in secrets {
+                func text(_ key: String) -> String? {
+                    if case .string(let span)? = document.member(key, of: members) { return document.string(span) }
+                    return nil
+                }
+                let name = text("name") ?? "?"
+                if text("fetch_as") == "file" {
+                    lines.append("  \(name): file \(text("file_path") ?? "?") (mode \(text("file_mode") ?? "?"))")
+                } else {
+                    lines.append("  \(name): env \(text("env_var") ?? "?")")
+                }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Prints a `get` reply: the value itself for a scalar, the fields as a JSON object for a
+/// bundle. This is the one place a client prints a secret, because the user asked for it.
+enum GetPrinter {
+    static func print(_ reply: Reply) {
+        let document = reply.document
+        var writer = JSONWriter(reservingCapacity: 64 + 6 * reply.raw.count)
+        defer { writer.zeroize() }
+        document.withBuffer { buffer in
+            switch document["value"] {
+            case .string(let span)?:
+                writer.bytes.append(contentsOf: buffer.slice(span))
+            default:
+                if let fields = document["fields"] { writer.value(fields, from: buffer) }
+            }
+        }
+        writer.bytes.append(0x0A)
+        writer.bytes.withUnsafeBytes { Console.writeAll(1, $0) }
+    }
+}

@@ -1,0 +1,169 @@
+import Glibc
+
+/// Control plane: the admin socket's ops (SPEC §3.2).
+extension BrokerServer {
+    func handleAdminLine(_ line: UnsafeMutableBufferPointer<UInt8>, on connection: Connection) {
+        let buffer = JSONBuffer(UnsafeBufferPointer(line))
+        let request: AdminRequest
+        switch RequestDecoder.parseObject(line) {
+        case .failure(let error): return reply(error, to: connection)
+        case .success(let (members, op)):
+            switch RequestDecoder.admin(members, op: op, buffer: buffer) {
+            case .failure(let error): return reply(error, to: connection)
+            case .success(let decoded): request = decoded
+            }
+        }
+        var writer = JSONWriter()
+        do throws(WireError) {
+            switch request {
+            case .status: writeStatus(to: &writer)
+            case .register(let registration): try register(registration, reply: &writer)
+            case .unregister(let name): try unregister(name, reply: &writer)
+            case .reload(let name): try reload(name, reply: &writer)
+            case .pushCreds(let secrets): try push(secrets, buffer: buffer, peer: connection.peer, reply: &writer)
+            case .clearCreds:
+                let previous = store.clear()
+                flushCaches()
+                audit.record(.secretsCleared(previousCount: previous, peerUID: connection.peer.uid))
+                okReply(&writer)
+            }
+        } catch {
+            return reply(error, to: connection)
+        }
+        reply(writer, to: connection)
+    }
+
+    private func okReply(_ writer: inout JSONWriter, _ fields: (inout JSONWriter) -> Void = { _ in }) {
+        writer.beginObject()
+        writer.field("ok", true)
+        fields(&writer)
+        writer.endObject()
+    }
+
+    private func flushCaches() {
+        for project in projects.values { project.cache.flush() }
+    }
+
+    private func push(_ secrets: [JSONMember], buffer: JSONBuffer, peer: PeerCredentials, reply writer: inout JSONWriter) throws(WireError) {
+        let now = WallClockTime.now()
+        let count = try store.replace(with: secrets, in: buffer, now: now)
+        // Caches are flushed before the reply is queued: no later get can see the old set.
+        flushCaches()
+        audit.record(.secretsPushed(secretCount: count, peerUID: peer.uid))
+        okReply(&writer) { writer in
+            writer.field("loaded_at", now.rfc3339Seconds)
+            writer.field("secret_count", count)
+        }
+    }
+
+    func writeStatus(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.field("ok", true)
+        writer.field("broker_version", BrokerVersion.version)
+        writer.field("protocol_version", BrokerVersion.protocolVersion)
+        writer.field("uptime_seconds", Int((Monotonic.nanoseconds() - startedAt) / Monotonic.nanosecondsPerSecond))
+        writer.field("secret_count", store.count)
+        writer.key("secrets_loaded_at")
+        if let loadedAt = store.loadedAt { writer.string(loadedAt.rfc3339Seconds) } else { writer.null() }
+        writer.key("projects")
+        writer.beginArray()
+        for project in projects.values.sorted(by: { $0.name < $1.name }) {
+            writer.beginObject()
+            writer.field("name", project.name)
+            writer.field("socket_path", project.socketPath)
+            writer.field("allowlist_size", project.manifest.bindings.count)
+            writer.field("cache_entries", project.cache.count)
+            writer.endObject()
+        }
+        writer.endArray()
+        writer.key("hardening")
+        hardening.write(to: &writer)
+        writer.key("audit")
+        audit.snapshot.write(to: &writer)
+        writer.endObject()
+    }
+
+    // MARK: registry ops
+
+    private func register(_ request: RegisterRequest, reply writer: inout JSONWriter) throws(WireError) {
+        guard Names.isProjectName(request.name) else {
+            throw WireError(.invalidPayload, "name must match ^[a-z0-9][a-z0-9_-]{0,63}$ and not be \"admin\"")
+        }
+        guard request.projectPath.hasPrefix("/") else { throw WireError(.invalidPayload, "project_path must be absolute") }
+        guard FileSystem.isDirectory(request.projectPath) else {
+            throw WireError(.invalidPayload, "project_path \(request.projectPath) is not an existing directory")
+        }
+        guard FileSystem.lastComponent(request.projectPath) == request.name else {
+            throw WireError(.invalidPayload, "the last component of project_path must equal the name \(request.name)")
+        }
+        if let gid = request.socketGID, !Credentials.isOwnGroup(gid) {
+            throw WireError(.invalidPayload, "socket_gid \(gid) is not the broker's group or one of its supplementary groups")
+        }
+        guard projects[request.name] == nil else { throw WireError(.projectExists, "project \(request.name) is already registered") }
+
+        let manifest = try loadManifest(request.name, path: request.projectPath)
+        let record = ProjectRecord(name: request.name, projectPath: request.projectPath,
+                                   allowedUIDs: request.allowedUIDs, socketGID: request.socketGID)
+        let project: LiveProject
+        do {
+            project = try serve(record, manifest: manifest)
+        } catch {
+            throw WireError(.internalError, "cannot create the project socket: \(error)")
+        }
+        let previous = records[record.name]
+        records[record.name] = record
+        do {
+            try saveRegistry()
+        } catch {
+            records[record.name] = previous
+            stopServing(project)
+            throw WireError(.internalError, "cannot save the registry: \(error)")
+        }
+        audit.record(.projectRegistered(project: record.name, allowlistSize: manifest.bindings.count))
+        okReply(&writer) { $0.field("socket_path", project.socketPath) }
+    }
+
+    private func unregister(_ name: String, reply writer: inout JSONWriter) throws(WireError) {
+        guard let record = records[name] else { throw WireError(.projectUnknown, "no project named \(name) is registered") }
+        records[name] = nil
+        do {
+            try saveRegistry()
+        } catch {
+            records[name] = record
+            throw WireError(.internalError, "cannot save the registry: \(error)")
+        }
+        let allowlistSize = projects[name]?.manifest.bindings.count ?? 0
+        if let project = projects[name] { stopServing(project) }
+        audit.record(.projectUnregistered(project: name, allowlistSize: allowlistSize))
+        okReply(&writer)
+    }
+
+    private func reload(_ name: String, reply writer: inout JSONWriter) throws(WireError) {
+        guard let project = projects[name] else { throw WireError(.projectUnknown, "no project named \(name) is being served") }
+        let manifest = try loadManifest(name, path: project.record.projectPath)
+        project.manifest = manifest
+        project.cache = ProjectCache(limits: manifest.cache)
+        audit.record(.projectReloaded(project: name, allowlistSize: manifest.bindings.count))
+        okReply(&writer) { writer in
+            writer.key("allowlist")
+            writer.beginArray()
+            manifest.allowlist.forEach { writer.string($0) }
+            writer.endArray()
+        }
+    }
+
+    /// Loads and validates a manifest; a bad one is audited and becomes the reply's error.
+    func loadManifest(_ name: String, path: String) throws(WireError) -> Manifest {
+        do {
+            return try ManifestLoader.load(projectPath: path, project: name, ceiling: config.cacheLimits)
+        } catch {
+            switch error.kind {
+            case .notFound:
+                throw WireError(.manifestNotFound, error.message)
+            case .invalid:
+                audit.record(.manifestInvalid(project: name, error: error.message))
+                throw WireError(.manifestInvalid, error.message)
+            }
+        }
+    }
+}

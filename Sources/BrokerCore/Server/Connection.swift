@@ -1,0 +1,77 @@
+/// One accepted client connection and its buffers.
+final class Connection {
+    enum Endpoint: Equatable {
+        case admin
+        case project(String)
+
+        /// `socket` field of `request.invalid`.
+        var auditName: String {
+            switch self {
+            case .admin: return "admin"
+            case .project(let name): return name
+            }
+        }
+    }
+
+    let token: UInt64
+    let fd: Int32
+    let endpoint: Endpoint
+    let peer: PeerCredentials
+    let lineLimit: Int
+    let input = SecureBuffer(capacity: 4096)
+    let output = SecureBuffer(capacity: 4096)
+    /// Last completed request or output progress; idle and stalled-mid-line connections
+    /// are closed when this is older than the idle timeout.
+    var lastActivity: UInt64
+    /// Peer not in the project's allowed_uids: every request is refused, then closed.
+    var peerRejected = false
+    /// Close once the output is flushed (after payload_too_large, peer_unexpected, EOF).
+    var closeAfterFlush = false
+    /// The peer closed its side: no more input will come.
+    var inputClosed = false
+    /// Reading paused because too much output is waiting for a slow reader.
+    var readPaused = false
+    /// Where the newline scan resumes within the unconsumed input.
+    var scanOffset = 0
+    /// What epoll is watching now, to avoid redundant epoll_ctl calls.
+    var interest: Epoll.Interest = .readable
+
+    init(token: UInt64, fd: Int32, endpoint: Endpoint, peer: PeerCredentials, now: UInt64) {
+        self.token = token
+        self.fd = fd
+        self.endpoint = endpoint
+        self.peer = peer
+        self.lineLimit = endpoint == .admin ? WireLimits.adminLineBytes : WireLimits.projectLineBytes
+        self.lastActivity = now
+    }
+
+    var projectName: String? {
+        if case .project(let name) = endpoint { return name }
+        return nil
+    }
+}
+
+/// A registered project that is being served.
+final class LiveProject {
+    let record: ProjectRecord
+    let socketPath: String
+    let listenerFD: Int32
+    let listenerToken: UInt64
+    var manifest: Manifest
+    var cache: ProjectCache
+    var bucket: TokenBucket
+    var connectionCount = 0
+
+    init(record: ProjectRecord, socketPath: String, listenerFD: Int32, listenerToken: UInt64,
+         manifest: Manifest, bucket: TokenBucket) {
+        self.record = record
+        self.socketPath = socketPath
+        self.listenerFD = listenerFD
+        self.listenerToken = listenerToken
+        self.manifest = manifest
+        self.cache = ProjectCache(limits: manifest.cache)
+        self.bucket = bucket
+    }
+
+    var name: String { record.name }
+}
