@@ -16,10 +16,13 @@ let package = Package(
         .target(name: "BrokerCore", dependencies: ["CSeccomp"]),
         .target(name: "BrokerClient", dependencies: ["BrokerCore"]),
         .executableTarget(name: "remo-broker", dependencies: ["BrokerCore", "BrokerClient"]),
-        .executableTarget(name: "Soak", dependencies: ["BrokerClient"]),
-        .executableTarget(name: "KillTest", dependencies: ["BrokerClient"]),
-        .executableTarget(name: "LatencyBench", dependencies: ["BrokerClient"]),
+        // What the harnesses and the integration tests share: temp dirs, a broker child
+        // process, fixtures, audit and /proc readers.
+        .target(name: "BrokerHarness", dependencies: ["BrokerClient"]),
+        .executableTarget(name: "Soak", dependencies: ["BrokerHarness"]),
+        .executableTarget(name: "KillTest", dependencies: ["BrokerHarness"]),
+        .executableTarget(name: "LatencyBench", dependencies: ["BrokerHarness"]),
         .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["BrokerClient", "remo-broker"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["BrokerHarness", "remo-broker"]),
     ]
 )

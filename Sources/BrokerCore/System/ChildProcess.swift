@@ -101,6 +101,7 @@ public struct ChildProcess {
 /// How a child ended.
 public struct ExitStatus: Equatable, Sendable, CustomStringConvertible {
     public let raw: Int32
+    public init(raw: Int32) { self.raw = raw }
     public var exitCode: Int32? { raw & 0x7F == 0 ? (raw >> 8) & 0xFF : nil }
     public var signal: Int32? { let s = raw & 0x7F; return s != 0 && s != 0x7F ? s : nil }
     public var description: String {

@@ -1,0 +1,46 @@
+import BrokerCore
+import Glibc
+
+/// A directory under /tmp removed (recursively) when released. Paths stay short: Unix
+/// socket paths must fit in 107 bytes.
+public final class TempDirectory {
+    public let path: String
+
+    public init(prefix: String = "remo") throws(SystemError) {
+        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw SystemError("mkdtemp") }
+        path = String(cString: made)
+        chmod(path, 0o755)
+    }
+
+    deinit { Self.removeTree(path) }
+
+    public func file(_ relative: String) -> String { path + "/" + relative }
+
+    /// Writes `text` to `relative`, creating parent directories.
+    @discardableResult
+    public func write(_ relative: String, _ text: String, mode: mode_t = 0o644) throws(SystemError) -> String {
+        let full = file(relative)
+        try FileSystem.createDirectories(FileSystem.parentDirectory(full), mode: 0o755)
+        try FileSystem.writeAtomically(full, Array(text.utf8), mode: mode)
+        return full
+    }
+
+    public static func removeTree(_ path: String) {
+        guard let names = try? FileSystem.listDirectory(path) else {
+            unlink(path)
+            return
+        }
+        for name in names {
+            let child = path + "/" + name
+            var info = stat()
+            if lstat(child, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+                chmod(child, 0o700)
+                removeTree(child)
+            } else {
+                unlink(child)
+            }
+        }
+        rmdir(path)
+    }
+}
