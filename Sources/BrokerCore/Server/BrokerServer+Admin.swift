@@ -77,7 +77,7 @@ extension BrokerServer {
         }
         writer.endArray()
         writer.key("hardening")
-        hardening.write(to: &writer)
+        KernelStatus.hardening().write(to: &writer)  // read back from the kernel, never from flags
         writer.key("audit")
         audit.snapshot.write(to: &writer)
         writer.endObject()

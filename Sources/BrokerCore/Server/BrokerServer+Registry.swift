@@ -48,7 +48,7 @@ extension BrokerServer {
     /// Closes the project's listener and connections and removes its socket and directory.
     func stopServing(_ project: LiveProject) {
         for connection in connections where connection.projectName == project.name { close(connection) }
-        Glibc.close(project.listenerFD)
+        project.closeListener()
         sources[project.listenerToken] = nil
         projects[project.name] = nil
         unlink(project.socketPath)

@@ -34,7 +34,6 @@ public final class BrokerServer {
     let audit: AuditLog
     let epoll: Epoll
     public private(set) var state = State.starting
-    var hardening = HardeningStatus()
     let startedAt = Monotonic.nanoseconds()
 
     var sources: [UInt64: Source] = [:]
@@ -90,8 +89,7 @@ public final class BrokerServer {
         try epoll.add(signalFD, token: token, interest: .readable)
     }
 
-    public func markServing(hardening: HardeningStatus) {
-        self.hardening = hardening
+    public func markServing() {
         state = .serving
     }
 
@@ -157,9 +155,9 @@ public final class BrokerServer {
             adminListenerFD = -1
             unlink(config.adminSocketPath)
         }
-        for project in projects.values {
-            Glibc.close(project.listenerFD)
-            sources[project.listenerToken] = nil
+        for project in projects.values { project.closeListener() }
+        for (token, source) in sources {
+            if case .projectListener = source { sources[token] = nil }
         }
         for connection in connections {
             connection.inputClosed = true
@@ -296,6 +294,7 @@ public final class BrokerServer {
     private func tooLarge(_ connection: Connection) {
         reply(WireError(.payloadTooLarge, "request line is longer than \(connection.lineLimit) bytes"), to: connection)
         connection.input.clear()
+        connection.scanOffset = 0
         connection.closeAfterFlush = true
     }
 

@@ -1,3 +1,5 @@
+import Glibc
+
 /// One accepted client connection and its buffers.
 final class Connection {
     enum Endpoint: Equatable {
@@ -55,7 +57,7 @@ final class Connection {
 final class LiveProject {
     let record: ProjectRecord
     let socketPath: String
-    let listenerFD: Int32
+    private(set) var listenerFD: Int32
     let listenerToken: UInt64
     var manifest: Manifest
     var cache: ProjectCache
@@ -74,4 +76,10 @@ final class LiveProject {
     }
 
     var name: String { record.name }
+
+    /// Stops accepting (idempotent: the fd number may be reused once closed).
+    func closeListener() {
+        if listenerFD >= 0 { Glibc.close(listenerFD) }
+        listenerFD = -1
+    }
 }

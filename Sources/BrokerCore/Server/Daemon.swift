@@ -67,7 +67,7 @@ public enum Daemon {
 
         // Steps 4–5 (privileges, capabilities, seccomp) plug in here.
         let hardening = KernelStatus.hardening()
-        server.markServing(hardening: hardening)
+        server.markServing()
         let pid = getpid()
         audit.record(.brokerStarted(version: BrokerVersion.version, pid: pid, hardening: hardening))
         SystemdNotify.send("READY=1\nMAINPID=\(pid)")

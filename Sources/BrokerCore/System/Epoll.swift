@@ -36,7 +36,9 @@ public final class Epoll {
 
     private func control(_ op: Int32, _ target: Int32, token: UInt64, interest: Interest) throws(SystemError) {
         var event = epoll_event()
-        event.events = interest.rawValue | EPOLLRDHUP.rawValue
+        // Peer half-close is only interesting while reading; watched without EPOLLIN it
+        // would keep firing (level-triggered) for a connection paused on output.
+        event.events = interest.rawValue | (interest.contains(.readable) ? EPOLLRDHUP.rawValue : 0)
         event.data.u64 = token
         guard epoll_ctl(fd, op, target, &event) == 0 else { throw SystemError("epoll_ctl") }
     }
