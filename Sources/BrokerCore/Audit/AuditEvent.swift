@@ -1,0 +1,92 @@
+/// One audit record (SPEC §6). Cases and labels mirror the event table; the JSON field
+/// names are fixed in `AuditEvent+Encoding.swift`.
+///
+/// No case carries a secret value, by construction: the only client-chosen text is the
+/// secret *name* of `fetch`, which the encoder replaces with `<invalid>` unless it is a
+/// well-formed secret name (so a value pasted into a `get` request never reaches the log).
+public enum AuditEvent: Equatable, Sendable {
+    /// One per `get`, whatever the result.
+    case fetch(project: String, secretName: String, decision: Decision, outcome: Outcome,
+               reason: DenyReason?, peer: PeerCredentials, latencyMicros: Int)
+    case secretsPushed(secretCount: Int, peerUID: UInt32)
+    case secretsCleared(previousCount: Int, peerUID: UInt32)
+    case projectRegistered(project: String, allowlistSize: Int)
+    case projectUnregistered(project: String, allowlistSize: Int)
+    case projectReloaded(project: String, allowlistSize: Int)
+    case manifestInvalid(project: String, error: String)
+    case peerUnexpected(project: String, peer: PeerCredentials)
+    /// `socket` is `admin` or the project's name; `code` the wire error code sent back.
+    case requestInvalid(socket: String, code: String)
+    case brokerStarted(version: String, pid: Int32, hardening: HardeningStatus)
+    case brokerStopping(version: String, pid: Int32, reason: String)
+    /// Written by the log itself around a stretch of lost events. `droppedEvents` counts
+    /// every event lost since the log was opened, as of that point in the file (the counter
+    /// `status` reports): before the loss for `auditDegraded`, after it for `auditRecovered`,
+    /// so the difference between a pair is exactly how many events are missing between them.
+    case auditDegraded(droppedEvents: Int)
+    case auditRecovered(droppedEvents: Int)
+
+    /// Whether the allowlist permitted the fetch. `not_found` is `allow`; `rate_limited` is `deny`.
+    public enum Decision: String, Sendable {
+        case allow
+        case deny
+    }
+
+    public enum Outcome: String, Sendable {
+        case ok
+        case denied
+        case notFound = "not_found"
+        case rateLimited = "rate_limited"
+
+        /// The decision SPEC §6 pairs with this outcome.
+        public var decision: Decision {
+            switch self {
+            case .ok, .notFound: return .allow
+            case .denied, .rateLimited: return .deny
+            }
+        }
+
+        /// The `reason` SPEC §6 pairs with this outcome (nil for allowed fetches).
+        public var denyReason: DenyReason? {
+            switch self {
+            case .ok, .notFound: return nil
+            case .denied: return .notInAllowlist
+            case .rateLimited: return .rateLimited
+            }
+        }
+    }
+
+    public enum DenyReason: String, Sendable {
+        case notInAllowlist = "not_in_allowlist"
+        case rateLimited = "rate_limited"
+    }
+
+    /// The `event` field.
+    public var name: String {
+        switch self {
+        case .fetch: return "fetch"
+        case .secretsPushed: return "secrets.pushed"
+        case .secretsCleared: return "secrets.cleared"
+        case .projectRegistered: return "project.registered"
+        case .projectUnregistered: return "project.unregistered"
+        case .projectReloaded: return "project.reloaded"
+        case .manifestInvalid: return "manifest.invalid"
+        case .peerUnexpected: return "peer.unexpected"
+        case .requestInvalid: return "request.invalid"
+        case .brokerStarted: return "broker.started"
+        case .brokerStopping: return "broker.stopping"
+        case .auditDegraded: return "audit.degraded"
+        case .auditRecovered: return "audit.recovered"
+        }
+    }
+}
+
+extension AuditEvent {
+    /// A `fetch` whose decision and reason follow from the outcome, so the three cannot
+    /// disagree at a call site.
+    public static func fetch(project: String, secretName: String, outcome: Outcome,
+                             peer: PeerCredentials, latencyMicros: Int) -> AuditEvent {
+        .fetch(project: project, secretName: secretName, decision: outcome.decision, outcome: outcome,
+               reason: outcome.denyReason, peer: peer, latencyMicros: latencyMicros)
+    }
+}

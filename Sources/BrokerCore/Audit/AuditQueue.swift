@@ -1,0 +1,177 @@
+import Glibc
+
+/// What the writer receives from one `AuditQueue.take`.
+struct AuditTake {
+    /// Events refused because the queue was full since the previous take. They were all
+    /// recorded after every line of this take (the queue drops the newest), so the gap
+    /// they leave in the log sits right after this take's lines.
+    var overflowDrops = 0
+    /// When the first of them was refused.
+    var firstDropTime = WallClockTime(seconds: 0)
+    /// `close` was called: this take holds the last lines there will ever be.
+    var stopRequested = false
+}
+
+/// The bounded hand-off between `record` (serving thread) and the writer thread: a pthread
+/// mutex, one condition variable per direction, and counters `status` reads.
+///
+/// Queue-full policy: the *newest* event is refused (and counted). The writer is stalled
+/// in a `write` when this happens; keeping the older events keeps what reaches the file a
+/// gap-free prefix, and the gap is then marked in the log by an `audit.degraded` /
+/// `audit.recovered` pair at exactly the place where events are missing, with timestamps
+/// still in order. Dropping the oldest instead would punch the hole in the middle of
+/// already-accepted history and still lose the same number of events. (While the *file*
+/// is unwritable the ring keeps the newest events instead, as SPEC §6 asks: that ring is
+/// what an operator reads after an outage, and recent activity matters most there.)
+final class AuditQueue: @unchecked Sendable {
+    let capacity: Int
+
+    // pthread objects live on the heap: they must never move once initialised.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let workAvailable = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let writerExited = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    // Guarded by `mutex`.
+    private var pending: [[UInt8]] = []
+    private var overflowDrops = 0
+    private var firstDropTime = WallClockTime(seconds: 0)
+    private var stopRequested = false
+    private var writerHasExited = false
+    private var fileDegraded = false
+    private var droppedTotal = 0
+
+    init(capacity: Int) {
+        precondition(capacity > 0, "AuditQueue capacity must be positive")
+        self.capacity = capacity
+        pthread_mutex_init(mutex, nil)
+        // Timed waits use CLOCK_MONOTONIC so a wall-clock jump cannot stall the retry timer.
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(workAvailable, &attributes)
+        pthread_cond_init(writerExited, &attributes)
+        pthread_condattr_destroy(&attributes)
+    }
+
+    deinit {
+        pthread_cond_destroy(writerExited)
+        pthread_cond_destroy(workAvailable)
+        pthread_mutex_destroy(mutex)
+        writerExited.deallocate()
+        workAvailable.deallocate()
+        mutex.deallocate()
+    }
+
+    private func withLock<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body()
+    }
+
+    // MARK: serving side
+
+    /// Enqueues `line` unless the queue is full or closed (then it is counted as dropped).
+    /// Never waits for I/O: the lock is only ever held for O(1) work. Returns whether the
+    /// line was accepted.
+    @discardableResult
+    func push(_ line: [UInt8], recordedAt time: WallClockTime) -> Bool {
+        pthread_mutex_lock(mutex)
+        if stopRequested {
+            droppedTotal += 1
+            pthread_mutex_unlock(mutex)
+            return false
+        }
+        if pending.count >= capacity {
+            if overflowDrops == 0 { firstDropTime = time }
+            overflowDrops += 1
+            droppedTotal += 1
+            pthread_mutex_unlock(mutex)
+            return false
+        }
+        pending.append(line)
+        // The writer only sleeps on an empty queue, so only the first line needs to wake it.
+        let wasEmpty = pending.count == 1
+        pthread_mutex_unlock(mutex)
+        if wasEmpty { pthread_cond_signal(workAvailable) }
+        return true
+    }
+
+    var status: (degraded: Bool, droppedEvents: Int) {
+        withLock { (fileDegraded || overflowDrops > 0, droppedTotal) }
+    }
+
+    /// Asks the writer to write what is queued and exit. Returns false if already asked.
+    func requestStop() -> Bool {
+        let first = withLock { () -> Bool in
+            defer { stopRequested = true }
+            return !stopRequested
+        }
+        if first { pthread_cond_signal(workAvailable) }
+        return first
+    }
+
+    /// Waits until the writer has exited or `deadlineNanos` (CLOCK_MONOTONIC) has passed.
+    func waitForWriterExit(deadlineNanos: Int64) -> Bool {
+        withLock {
+            var deadline = AuditClock.timespec(nanos: deadlineNanos)
+            while !writerHasExited {
+                if pthread_cond_timedwait(writerExited, mutex, &deadline) == ETIMEDOUT { break }
+            }
+            return writerHasExited
+        }
+    }
+
+    // MARK: writer side
+
+    /// Waits for lines (or a stop request, or `deadlineNanos` if given), then swaps every
+    /// pending line into `lines` (which must be empty; its capacity is reused).
+    func take(into lines: inout [[UInt8]], deadlineNanos: Int64?) -> AuditTake {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        if var deadline = deadlineNanos.map(AuditClock.timespec(nanos:)) {
+            while pending.isEmpty && !stopRequested {
+                if pthread_cond_timedwait(workAvailable, mutex, &deadline) == ETIMEDOUT { break }
+            }
+        } else {
+            while pending.isEmpty && !stopRequested { pthread_cond_wait(workAvailable, mutex) }
+        }
+        swap(&pending, &lines)
+        let take = AuditTake(overflowDrops: overflowDrops, firstDropTime: firstDropTime,
+                             stopRequested: stopRequested)
+        overflowDrops = 0
+        return take
+    }
+
+    /// Counts events the writer had to give up (evicted from its ring, or unwritable at exit).
+    func countDropped(_ count: Int) {
+        guard count > 0 else { return }
+        withLock { droppedTotal += count }
+    }
+
+    func setFileDegraded(_ degraded: Bool) {
+        withLock { fileDegraded = degraded }
+    }
+
+    func markWriterExited() {
+        withLock { writerHasExited = true }
+        pthread_cond_broadcast(writerExited)
+    }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds, for retry timers and deadlines (never for timestamps).
+enum AuditClock {
+    static func nowNanos() -> Int64 {
+        var spec = Glibc.timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+    }
+
+    static func nanos(seconds: Double) -> Int64 {
+        guard seconds.isFinite, seconds > 0 else { return 0 }
+        return seconds >= 1e9 ? Int64(1e18) : Int64(seconds * 1e9)
+    }
+
+    static func timespec(nanos: Int64) -> Glibc.timespec {
+        Glibc.timespec(tv_sec: Int(nanos / 1_000_000_000), tv_nsec: Int(nanos % 1_000_000_000))
+    }
+}
