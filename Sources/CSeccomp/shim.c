@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/vfs.h>
 
 void remo_seccomp_version(unsigned int *major, unsigned int *minor, unsigned int *micro) {
     const struct scmp_version *v = seccomp_version();
@@ -38,6 +39,12 @@ int remo_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) {
 }
 
 int remo_accept_nonblocking(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
+
+long long remo_filesystem_type(const char *path) {
+    struct statfs info;
+    if (statfs(path, &info) != 0) return -1;
+    return (long long)info.f_type;
+}
 
 int remo_set_dumpable(int value) { return prctl(PR_SET_DUMPABLE, (unsigned long)value, 0, 0, 0); }
 

@@ -5,13 +5,29 @@ import Glibc
 /// info, get. Exit codes: 0 ok, 1 the broker refused (its error code is on stderr),
 /// 64 usage, 66 input file unreadable, 69 broker unreachable.
 public enum ClientCommands {
-    public static let names: Set<String> = ["status", "register", "unregister", "reload", "clear", "push", "ping", "info", "get"]
+    /// Each command and the options it takes (valued, flags); `--help` everywhere.
+    static let options: [String: (valued: Set<String>, flags: Set<String>)] = [
+        "status": (["socket-dir"], ["json"]),
+        "register": (["socket-dir", "allowed-uid", "socket-gid"], ["json"]),
+        "unregister": (["socket-dir"], ["json"]),
+        "reload": (["socket-dir"], ["json"]),
+        "clear": (["socket-dir"], ["json"]),
+        "push": (["socket-dir", "format"], ["json"]),
+        "ping": (["socket"], ["json"]),
+        "info": (["socket"], ["json"]),
+        "get": (["socket"], ["json"]),
+        "exec": (["socket", "retry-seconds"], ["allow-disk-files"]),
+        "watch": (["socket-dir", "file", "command", "debounce-ms", "format"], []),
+        "audit": (["audit-log", "config", "socket-dir", "since", "project", "decision"], ["tail", "json"]),
+    ]
+
+    public static var names: Set<String> { Set(options.keys) }
 
     public static func run(_ command: String, _ arguments: [String]) -> Int32 {
         let parsed: Arguments
         do {
-            parsed = try Arguments(arguments, valued: ["socket-dir", "socket", "allowed-uid", "socket-gid", "format"],
-                                   flags: ["json", "help"])
+            let accepted = options[command] ?? ([], [])
+            parsed = try Arguments(arguments, valued: accepted.valued, flags: accepted.flags.union(["help"]))
         } catch {
             return usage(command, error.message)
         }
@@ -145,7 +161,7 @@ private struct Context {
             if !json { Console.out("cleared all secrets") }
         case "push":
             try expectPositionals(1)
-            try PushCommand.run(source: arguments.positionals.first ?? "-", format: arguments.value("format") ?? "json",
+            try PushCommand.run(source: arguments.positionals.first ?? "-", format: arguments.value("format"),
                                 context: { request throws(CommandFailure) in try exchange(request, admin: true) }, json: json)
         case "ping":
             try expectPositionals(0)
@@ -157,6 +173,14 @@ private struct Context {
             try expectPositionals(0)
             let reply = try simple("info", admin: false)
             if !json { Console.out(StatusFormatter.formatInfo(reply)) }
+        case "exec":
+            try ExecCommand.run(arguments)
+        case "watch":
+            try expectPositionals(0)
+            return try WatchCommand.run(arguments)
+        case "audit":
+            try expectPositionals(0)
+            return try AuditCommand.run(arguments)
         case "get":
             try expectPositionals(1)
             let name = try positional(0, "NAME")

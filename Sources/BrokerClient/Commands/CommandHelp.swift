@@ -22,6 +22,14 @@ public enum CommandHelp {
           info                        the project's allowlist and bindings
           get NAME                    print a secret (a bundle prints as JSON)
 
+        devcontainer and sidecar:
+          exec [--retry-seconds 15] [--allow-disk-files] -- CMD [ARG...]
+                                      fetch the manifest's secrets into env vars and tmpfs files, then run CMD
+          watch (--file PATH | --command CMD) [--debounce-ms 200]
+                                      push a secret set on start, on every change, after broker restarts
+          audit [--tail] [--since 5m|RFC3339] [--project P] [--decision allow|deny] [--json]
+                                      read the audit log (--audit-log PATH, --config PATH, or the broker's)
+
         common options: --json (print the raw reply), --help
           --version                   broker, protocol and libseccomp versions
         """
@@ -51,6 +59,38 @@ public enum CommandHelp {
                 usage: remo-broker get NAME [--socket PATH] [--json]
 
                 Prints secret NAME if this project's manifest allows it: a scalar as-is, a bundle as a JSON object.
+                """
+        case "exec":
+            return """
+                usage: remo-broker exec [--retry-seconds 15] [--allow-disk-files] [--socket PATH] -- CMD [ARG...]
+
+                The devcontainer entrypoint. Asks the project socket for the manifest's bindings, fetches every
+                secret (one connection, requests pipelined), sets env bindings as environment variables, renders
+                file bindings from their template ({{value}} for a single value, {{field}} for a bundle's fields,
+                ~ = $HOME) and writes them atomically with the manifest's mode, then execs CMD (same pid; CMD's
+                own signals, exit code and terminal).
+                  --retry-seconds N    keep retrying a missing socket or unpushed secret this long (default 15);
+                                       then exit 75 naming what is missing, without running CMD
+                  --allow-disk-files   allow writing secret files outside tmpfs/ramfs
+                """
+        case "watch":
+            return """
+                usage: remo-broker watch (--file PATH | --command CMD) [--debounce-ms 200] [--format json|env] [--socket-dir DIR]
+
+                The sidecar pusher: reads the secret set (the file, or CMD's standard output via /bin/sh -c) and
+                pushes it on start, whenever the file changes (editors' rename-and-replace included), and whenever
+                the broker restarts. A set that does not parse is reported and not pushed: the broker keeps the
+                previous one. Runs until SIGTERM/SIGINT; logs counts, never values.
+                """
+        case "audit":
+            return """
+                usage: remo-broker audit [--tail] [--since DURATION|RFC3339] [--project P] [--decision allow|deny] [--json]
+                                         [--audit-log PATH | --config PATH | --socket-dir DIR]
+
+                Shows the audit log as a table (--json: the raw lines). --since takes 30s, 5m, 2h, 1d or a time
+                like 2026-11-25T12:00:00Z. --tail keeps following the file, across rotation.
+                The log is found from --audit-log, else audit_log_path in --config, else the running broker's
+                status, else the default path.
                 """
         default:
             return overview

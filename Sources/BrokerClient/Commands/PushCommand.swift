@@ -1,42 +1,44 @@
 import BrokerCore
 
-/// `push [FILE|-] [--format json]`: reads a secret set and sends it as one push-creds line.
-/// Never prints a value; the buffers that held values are zeroed before returning.
+/// `push [FILE|-] [--format json|env]`: reads a secret set and sends it as one push-creds
+/// line. Never prints a value; every buffer that held values is zeroed before returning.
 enum PushCommand {
-    static func run(source: String, format: String, context exchange: (JSONWriter) throws(CommandFailure) -> Reply,
+    static func run(source: String, format: String?, context exchange: (JSONWriter) throws(CommandFailure) -> Reply,
                     json: Bool) throws(CommandFailure) {
-        guard format == "json" else {
-            throw CommandFailure(message: "--format \(format) is not supported (use json)", exitCode: 64)
+        let what = source == "-" ? "standard input" : source
+        var bytes = try read(source)
+        defer { SecureZero.zero(&bytes) }
+        var set = try parse(bytes, format: format, what: what)
+        defer { set.zeroize() }
+        let reply = try exchange(set.request)
+        if !json {
+            Console.out("pushed \(reply.int("secret_count") ?? 0) secret(s), loaded at \(reply.string("loaded_at") ?? "?")")
         }
-        let path = source == "-" ? "/dev/stdin" : source
-        var bytes: [UInt8]
+    }
+
+    static func read(_ source: String) throws(CommandFailure) -> [UInt8] {
         do {
-            bytes = try FileSystem.readFile(path, maxBytes: WireLimits.adminLineBytes)
+            return try FileSystem.readFile(source == "-" ? "/dev/stdin" : source, maxBytes: WireLimits.adminLineBytes)
         } catch {
             throw CommandFailure(message: "cannot read \(source == "-" ? "standard input" : source): \(error.errnoName)", exitCode: 66)
         }
-        defer { SecureZero.zero(&bytes) }
-        var document: JSONDocument
+    }
+
+    /// `format` nil = detect (JSON if it starts with `{`).
+    static func parse(_ bytes: [UInt8], format: String?, what: String) throws(CommandFailure) -> SecretSetFile {
+        let chosen: SecretSetFile.Format
+        if let format {
+            guard let parsed = SecretSetFile.Format(rawValue: format) else {
+                throw CommandFailure(message: "--format must be json or env", exitCode: 64)
+            }
+            chosen = parsed
+        } else {
+            chosen = SecretSetFile.Format.detect(bytes)
+        }
         do {
-            document = try JSONDocument(parsing: bytes)
+            return try SecretSetFile(bytes, format: chosen)
         } catch {
-            throw CommandFailure(message: "\(source == "-" ? "standard input" : source) is not valid JSON: \(error)", exitCode: 65)
-        }
-        defer { document.zeroize() }
-        guard case .object = document.root else {
-            throw CommandFailure(message: "the secret set must be a JSON object of name -> value", exitCode: 65)
-        }
-        // Sized for the worst case up front: growing would leave copies of values behind.
-        var writer = JSONWriter(reservingCapacity: 64 + 6 * bytes.count)
-        defer { writer.zeroize() }
-        writer.beginObject()
-        writer.field("op", "push-creds")
-        writer.key("secrets")
-        document.withBuffer { writer.value(document.root, from: $0) }
-        writer.endObject()
-        let reply = try exchange(writer)
-        if !json {
-            Console.out("pushed \(reply.int("secret_count") ?? 0) secret(s), loaded at \(reply.string("loaded_at") ?? "?")")
+            throw CommandFailure(message: "\(what): \(error)", exitCode: 65)
         }
     }
 }

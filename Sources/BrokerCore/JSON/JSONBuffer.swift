@@ -85,8 +85,8 @@ public struct JSONDocument {
         try self.init(parsing: Array(text.utf8), options: options)
     }
 
-    public func withBuffer<R>(_ body: (JSONBuffer) throws -> R) rethrows -> R {
-        try storage.withUnsafeBufferPointer { try body(JSONBuffer($0)) }
+    public func withBuffer<R, E: Error>(_ body: (JSONBuffer) throws(E) -> R) throws(E) -> R {
+        try storage.withUnsafeBufferPointer { (pointer) throws(E) -> R in try body(JSONBuffer(pointer)) }
     }
 
     public func string(_ span: JSONSpan) -> String { withBuffer { $0.string(span) } }

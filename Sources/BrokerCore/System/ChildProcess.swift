@@ -68,13 +68,16 @@ public struct ChildProcess {
 
     public func signal(_ signal: Int32) { kill(pid, signal) }
 
-    /// Runs to completion, capturing stdout and stderr.
-    public static func run(_ path: String, _ arguments: [String], environment: [String]? = nil)
+    /// Runs to completion, capturing stdout (and stderr unless `captureStderr` is false, when
+    /// it goes to this process's stderr).
+    public static func run(_ path: String, _ arguments: [String], environment: [String]? = nil, captureStderr: Bool = true)
         throws(SystemError) -> (status: ExitStatus, stdout: [UInt8], stderr: [UInt8])
     {
-        let child = try ChildProcess(path, arguments, environment: environment, stdout: .pipe, stderr: .pipe)
+        let child = try ChildProcess(path, arguments, environment: environment, stdout: .pipe,
+                                     stderr: captureStderr ? .pipe : .inherit)
         var out: [UInt8] = [], err: [UInt8] = []
-        var open: [(Int32, Bool)] = [(child.stdoutPipe!, true), (child.stderrPipe!, false)]
+        var open: [(Int32, Bool)] = [(child.stdoutPipe!, true)]
+        if let stderrPipe = child.stderrPipe { open.append((stderrPipe, false)) }
         var chunk = [UInt8](repeating: 0, count: 65536)
         while !open.isEmpty {
             var fds = open.map { pollfd(fd: $0.0, events: Int16(POLLIN), revents: 0) }

@@ -35,6 +35,9 @@ int remo_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 /// errno from accept4(2) (EAGAIN when nothing is pending).
 int remo_accept_nonblocking(int fd);
 
+/// statfs(path).f_type (e.g. TMPFS_MAGIC 0x01021994), or -1 with errno from statfs(2).
+long long remo_filesystem_type(const char *path);
+
 /// prctl(PR_SET_DUMPABLE, value). errno from prctl(2).
 int remo_set_dumpable(int value);
 

@@ -1,0 +1,146 @@
+import BrokerCore
+import Glibc
+
+/// `exec [--retry-seconds 15] [--allow-disk-files] [--socket PATH] -- CMD [ARG...]`: the
+/// devcontainer entrypoint. Fetches every binding of the project's manifest (one connection,
+/// gets pipelined), sets env vars, writes files onto tmpfs, then becomes CMD with execvp —
+/// same pid, CMD's own signals, exit code and terminal. Values never reach argv, stdout or
+/// stderr.
+enum ExecCommand {
+    static func run(_ arguments: Arguments) throws(CommandFailure) -> Never {
+        guard let program = arguments.rest.first else {
+            throw CommandFailure(message: "missing the command to run: remo-broker exec [options] -- CMD [ARG...]", exitCode: 64)
+        }
+        guard arguments.positionals.isEmpty else {
+            throw CommandFailure(message: "unexpected argument '\(arguments.positionals[0])' (put the command after --)", exitCode: 64)
+        }
+        let retrySeconds = Double(arguments.value("retry-seconds") ?? "15") ?? -1
+        guard retrySeconds >= 0 else { throw CommandFailure(message: "--retry-seconds must be a number of seconds", exitCode: 64) }
+        let socket = SocketPaths.projectSocket(socket: arguments.value("socket"))
+
+        var fetched = try fetchAll(socket: socket, retrySeconds: retrySeconds)
+        defer { for index in fetched.indices { fetched[index].reply.zeroize() } }
+        let delivery = Delivery(allowDiskFiles: arguments.has("allow-disk-files"))
+        for secret in fetched {
+            try delivery.deliver(secret)
+        }
+        for index in fetched.indices { fetched[index].reply.zeroize() }
+        execute(program, arguments.rest)
+    }
+
+    /// One binding and the `get` reply that answered it.
+    struct Fetched {
+        let binding: Binding
+        var reply: Reply
+    }
+
+    struct Binding {
+        let name: String
+        let envVar: String?
+        let filePath: String?
+        let fileMode: UInt32?
+        let template: String?
+    }
+
+    /// Fetches every binding, retrying (with backoff) while the socket is absent or a secret
+    /// is not pushed yet, until the deadline.
+    private static func fetchAll(socket: String, retrySeconds: Double) throws(CommandFailure) -> [Fetched] {
+        let deadline = Monotonic.nanoseconds() + UInt64(retrySeconds * 1e9)
+        var pause = 0.1
+        while true {
+            let missing: [String]
+            switch try attempt(socket: socket) {
+            case .success(let fetched): return fetched
+            case .failure(let waiting): missing = waiting.missing
+            }
+            if Monotonic.nanoseconds() >= deadline {
+                throw CommandFailure(message: "gave up after \(Int(retrySeconds)) s; still missing: \(missing.joined(separator: ", ")); not running the command",
+                                     exitCode: 75)
+            }
+            usleep(useconds_t(pause * 1e6))
+            pause = min(pause * 2, 1)
+        }
+    }
+
+    struct Waiting: Error {
+        let missing: [String]
+    }
+
+    private static func attempt(socket: String) throws(CommandFailure) -> Result<[Fetched], Waiting> {
+        let connection: BrokerConnection
+        do {
+            connection = try BrokerConnection(path: socket)
+        } catch {
+            return .failure(Waiting(missing: ["the broker socket \(socket) (\(error))"]))
+        }
+        do {
+            let info = try connection.request(op: "info")
+            guard info.ok else { throw CommandFailure(message: "info: \(info.code ?? "error"): \(info.message ?? "")", exitCode: 1) }
+            let bindings = try parseBindings(info)
+            // Pipelined: every get goes out before the first reply is read.
+            var batch: [UInt8] = []
+            for binding in bindings {
+                var writer = JSONWriter()
+                writer.beginObject()
+                writer.field("op", "get")
+                writer.field("name", binding.name)
+                writer.endObject()
+                batch += writer.bytes
+                batch.append(0x0A)
+            }
+            if !batch.isEmpty { try connection.send(batch) }
+            var fetched: [Fetched] = []
+            var missing: [String] = []
+            for binding in bindings {
+                var reply = try connection.receive()
+                if reply.ok {
+                    fetched.append(Fetched(binding: binding, reply: reply))
+                    continue
+                }
+                let code = reply.code ?? "error"
+                let message = reply.message ?? ""
+                reply.zeroize()
+                switch code {
+                case "not_found": missing.append("\(binding.name) (not pushed)")
+                case "rate_limited": missing.append("\(binding.name) (rate limited)")
+                default: throw CommandFailure(message: "get \(binding.name): \(code): \(message)", exitCode: 1)
+                }
+            }
+            if missing.isEmpty { return .success(fetched) }
+            for index in fetched.indices { fetched[index].reply.zeroize() }
+            return .failure(Waiting(missing: missing))
+        } catch let failure as BrokerConnection.Failure {
+            return .failure(Waiting(missing: ["a reply from \(socket) (\(failure))"]))
+        } catch let failure as CommandFailure {
+            throw failure
+        } catch {
+            throw CommandFailure(message: "\(error)", exitCode: 1)
+        }
+    }
+
+    private static func parseBindings(_ info: Reply) throws(CommandFailure) -> [Binding] {
+        let document = info.document
+        guard case .array(let items)? = document["secrets"] else {
+            throw CommandFailure(message: "info reply has no secrets list", exitCode: 1)
+        }
+        return items.compactMap { item -> Binding? in
+            guard case .object(let members) = item else { return nil }
+            func text(_ key: String) -> String? {
+                if case .string(let span)? = document.member(key, of: members) { return document.string(span) }
+                return nil
+            }
+            guard let name = text("name") else { return nil }
+            return Binding(name: name, envVar: text("env_var"), filePath: text("file_path"),
+                           fileMode: text("file_mode").flatMap(ConfigKeys.parseMode), template: text("template"))
+        }
+    }
+
+    /// execvp: this process becomes CMD.
+    private static func execute(_ program: String, _ argv: [String]) -> Never {
+        let cArguments = argv.map { strdup($0) } + [nil]
+        execvp(program, cArguments)
+        let error = SystemError("execvp", subject: program)
+        Console.error("remo-broker exec: cannot run \(program): \(error.errnoName)")
+        Console.exit(error.errno == ENOENT ? 127 : 126)
+    }
+}
