@@ -253,13 +253,13 @@ public final class BrokerServer {
                 connection.input.commit(count)
                 processLines(connection)
             case .wouldBlock:
-                return afterProcessing(connection)
+                return flush(connection)
             case .closed:
                 connection.inputClosed = true
             }
         }
         processLines(connection)
-        afterProcessing(connection)
+        flush(connection)
     }
 
     /// Handles every complete line in the input, unless output is backed up.
@@ -274,6 +274,10 @@ public final class BrokerServer {
                 connection.scanOffset = pending.count
                 if pending.count > connection.lineLimit {
                     tooLarge(connection)
+                } else if connection.inputClosed {
+                    // The peer is gone: an unterminated last line is never a request.
+                    connection.input.clear()
+                    connection.scanOffset = 0
                 }
                 return
             }
@@ -286,6 +290,7 @@ public final class BrokerServer {
             if !line.isEmpty {
                 connection.lastActivity = Monotonic.nanoseconds()
                 handleLine(line, on: connection)
+                if sources[connection.token] == nil { return }
             }
             connection.input.consume(newline + 1)  // zeroes the request bytes
         }
@@ -298,46 +303,38 @@ public final class BrokerServer {
         connection.closeAfterFlush = true
     }
 
-    private func afterProcessing(_ connection: Connection) {
-        guard sources[connection.token] != nil else { return }
-        flush(connection)
-    }
-
-    /// Writes as much output as the socket takes, then updates epoll interest.
+    /// Writes as much output as the socket takes, resumes a paused reader once drained, and
+    /// updates epoll interest. Never reads from the socket itself (no recursion with
+    /// `readAvailable`): new input is picked up on the next readable event.
     func flush(_ connection: Connection) {
-        guard sources[connection.token] != nil else { return }
-        while !connection.output.isEmpty {
-            let result: UnixSocket.IOResult
-            do {
-                result = try UnixSocket.send(connection.fd, UnsafeBufferPointer(connection.output.readable))
-            } catch {
+        while sources[connection.token] != nil {
+            while !connection.output.isEmpty {
+                let result: UnixSocket.IOResult
+                do {
+                    result = try UnixSocket.send(connection.fd, UnsafeBufferPointer(connection.output.readable))
+                } catch {
+                    return close(connection)
+                }
+                switch result {
+                case .transferred(let count):
+                    connection.output.consume(count)
+                    connection.lastActivity = Monotonic.nanoseconds()
+                case .wouldBlock:
+                    if connection.output.readableCount > BrokerServer.outputHardCapBytes { return close(connection) }
+                    return updateInterest(connection)
+                case .closed:
+                    return close(connection)
+                }
+            }
+            // Output drained.
+            if connection.closeAfterFlush || (connection.inputClosed && connection.input.isEmpty) || isDraining {
                 return close(connection)
             }
-            switch result {
-            case .transferred(let count):
-                connection.output.consume(count)
-                connection.lastActivity = Monotonic.nanoseconds()
-            case .wouldBlock:
-                if connection.output.readableCount > BrokerServer.outputHardCapBytes { return close(connection) }
-                return updateInterest(connection)
-            case .closed:
-                return close(connection)
-            }
-        }
-        // Output drained.
-        if connection.closeAfterFlush || (connection.inputClosed && connection.input.isEmpty) || isDraining {
-            return close(connection)
-        }
-        if connection.readPaused {
+            guard connection.readPaused else { break }
             connection.readPaused = false
-            processLines(connection)
-            if sources[connection.token] == nil { return }
-            if !connection.output.isEmpty { return flush(connection) }
-            readAvailable(connection)
-            return
+            processLines(connection)  // buffered requests; may queue output (and pause) again
         }
-        if connection.inputClosed { return close(connection) }
-        updateInterest(connection)
+        if sources[connection.token] != nil { updateInterest(connection) }
     }
 
     var isDraining: Bool {
