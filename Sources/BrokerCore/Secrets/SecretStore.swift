@@ -35,7 +35,8 @@ public final class SecretStore {
             guard Names.isSecretName(buffer.slice(member.key)) else {
                 throw WireError(.invalidPayload, "secret #\(position + 1): name must match ^[A-Za-z0-9_]{1,128}$")
             }
-            let name = buffer.string(member.key)
+            // Messages name positions, never request bytes: a sidecar could put a value in a key.
+            let name = "secret #\(position + 1)"
             switch member.value {
             case .string(let value):
                 byteCount += value.count
@@ -43,17 +44,17 @@ public final class SecretStore {
                 for (fieldPosition, field) in fields.enumerated() {
                     guard Names.isSecretName(buffer.slice(field.key)) else {
                         throw WireError(.invalidPayload,
-                                        "secret \"\(name)\" field #\(fieldPosition + 1): name must match ^[A-Za-z0-9_]{1,128}$")
+                                        "\(name) field #\(fieldPosition + 1): name must match ^[A-Za-z0-9_]{1,128}$")
                     }
                     guard case .string(let value) = field.value else {
-                        throw WireError(.invalidPayload, "secret \"\(name)\" field \"\(buffer.string(field.key))\": value must be a string")
+                        throw WireError(.invalidPayload, "\(name) field #\(fieldPosition + 1): value must be a string")
                     }
                     byteCount += value.count
                 }
             case .object:
-                throw WireError(.invalidPayload, "secret \"\(name)\": a bundle must have at least one field")
+                throw WireError(.invalidPayload, "\(name): a bundle must have at least one field")
             default:
-                throw WireError(.invalidPayload, "secret \"\(name)\": value must be a string or an object of strings")
+                throw WireError(.invalidPayload, "\(name): value must be a string or an object of strings")
             }
         }
 

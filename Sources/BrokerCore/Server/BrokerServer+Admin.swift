@@ -91,15 +91,15 @@ extension BrokerServer {
         }
         guard request.projectPath.hasPrefix("/") else { throw WireError(.invalidPayload, "project_path must be absolute") }
         guard FileSystem.isDirectory(request.projectPath) else {
-            throw WireError(.invalidPayload, "project_path \(request.projectPath) is not an existing directory")
+            throw WireError(.invalidPayload, "project_path is not an existing directory")
         }
         guard FileSystem.lastComponent(request.projectPath) == request.name else {
-            throw WireError(.invalidPayload, "the last component of project_path must equal the name \(request.name)")
+            throw WireError(.invalidPayload, "the last component of project_path must equal name")
         }
         if let gid = request.socketGID, !Credentials.isOwnGroup(gid) {
             throw WireError(.invalidPayload, "socket_gid \(gid) is not the broker's group or one of its supplementary groups")
         }
-        guard projects[request.name] == nil else { throw WireError(.projectExists, "project \(request.name) is already registered") }
+        guard projects[request.name] == nil else { throw WireError(.projectExists, "a project of that name is already registered") }
 
         let manifest = try loadManifest(request.name, path: request.projectPath)
         let record = ProjectRecord(name: request.name, projectPath: request.projectPath,
@@ -124,7 +124,7 @@ extension BrokerServer {
     }
 
     private func unregister(_ name: String, reply writer: inout JSONWriter) throws(WireError) {
-        guard let record = records[name] else { throw WireError(.projectUnknown, "no project named \(name) is registered") }
+        guard let record = records[name] else { throw WireError(.projectUnknown, "no project of that name is registered") }
         records[name] = nil
         do {
             try saveRegistry()
@@ -139,7 +139,7 @@ extension BrokerServer {
     }
 
     private func reload(_ name: String, reply writer: inout JSONWriter) throws(WireError) {
-        guard let project = projects[name] else { throw WireError(.projectUnknown, "no project named \(name) is being served") }
+        guard let project = projects[name] else { throw WireError(.projectUnknown, "no project of that name is being served") }
         let manifest = try loadManifest(name, path: project.record.projectPath)
         project.manifest = manifest
         project.cache = ProjectCache(limits: manifest.cache)

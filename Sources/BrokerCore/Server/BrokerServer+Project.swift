@@ -76,7 +76,7 @@ extension BrokerServer {
             return record(.denied)
         }
         guard let secret = store.secret(named: name) else {
-            reply(WireError(.notFound, "secret \(name) is allowed but has not been pushed"), to: connection)
+            reply(WireError(.notFound, "that secret is allowed but has not been pushed"), to: connection)
             return record(.notFound)
         }
         let ttl = project.cache.resolve(name, generation: store.generationNumber, now: now)

@@ -43,7 +43,8 @@ public enum UnixSocket {
         }
     }
 
-    /// Removes `path` if it is a socket; leaves it if absent; refuses anything else.
+    /// Removes `path` if it is a *stale* socket (nobody accepts on it); leaves it if absent.
+    /// A live socket — another broker serving there — or any other kind of file is an error.
     public static func removeStaleSocket(_ path: String) throws(SystemError) {
         var info = stat()
         guard lstat(path, &info) == 0 else {
@@ -52,6 +53,10 @@ public enum UnixSocket {
         }
         guard info.st_mode & S_IFMT == S_IFSOCK else {
             throw SystemError("refusing to replace a non-socket file", errno: EEXIST, subject: path)
+        }
+        if let live = try? connect(to: path) {
+            close(live)
+            throw SystemError("another process is serving on this socket", errno: EADDRINUSE, subject: path)
         }
         guard unlink(path) == 0 || errno == ENOENT else { throw SystemError("unlink", subject: path) }
     }
