@@ -41,10 +41,15 @@ public final class BrokerConnection {
 
     /// Sends `line` (a newline is appended when missing).
     public func send(_ line: [UInt8]) throws(Failure) {
+        try sendRaw(line)
+        if line.last != 0x0A { try sendRaw([0x0A]) }
+    }
+
+    /// Writes all of `bytes` exactly as given, blocking as needed (up to the send timeout).
+    public func sendRaw(_ bytes: [UInt8]) throws(Failure) {
         var offset = 0
-        let needsNewline = line.last != 0x0A
-        while offset < line.count {
-            let result = line.withUnsafeBufferPointer { buffer in
+        while offset < bytes.count {
+            let result = bytes.withUnsafeBufferPointer { buffer in
                 Result { () throws(SystemError) in try UnixSocket.send(fd, UnsafeBufferPointer(rebasing: buffer[offset...])) }
             }
             switch result {
@@ -54,7 +59,6 @@ public final class BrokerConnection {
             case .failure(let error): throw .io(error)
             }
         }
-        if needsNewline { try send([0x0A]) }
     }
 
     public func send(_ writer: JSONWriter) throws(Failure) { try send(writer.bytes) }

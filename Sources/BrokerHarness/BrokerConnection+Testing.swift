@@ -15,22 +15,6 @@ extension BrokerConnection {
         try send(Array(text.utf8))
     }
 
-    /// Writes all of `bytes` exactly as given (no newline added), blocking as needed.
-    public func sendRaw(_ bytes: [UInt8]) throws(Failure) {
-        var offset = 0
-        while offset < bytes.count {
-            let result = bytes.withUnsafeBufferPointer { buffer in
-                Result { () throws(SystemError) in try UnixSocket.send(fd, UnsafeBufferPointer(rebasing: buffer[offset...])) }
-            }
-            switch result {
-            case .success(.transferred(let count)): offset += count
-            case .success(.closed): throw .closed
-            case .success(.wouldBlock): throw .io(SystemError("send", errno: EAGAIN))
-            case .failure(let error): throw .io(error)
-            }
-        }
-    }
-
     /// Reads `count` replies in order.
     public func receive(count: Int) throws(Failure) -> [Reply] {
         var replies: [Reply] = []
