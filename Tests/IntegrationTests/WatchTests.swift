@@ -96,7 +96,7 @@ import Testing
             let again = eventually { fixture.holds("gh", value) }
             let elapsed = Double(Monotonic.nanoseconds() - restarted) / 1e9
             #expect(again, "round \(round): no re-push after the broker restarted (\(elapsed) s): \(tool.stderr)")
-            #expect(fixture.pushLines(tool) > pushesBefore)
+            #expect(eventually { fixture.pushLines(tool) > pushesBefore }, "\(tool.stderr)")
         }
         #expect(tool.stop(SIGTERM)?.exitCode == 0)
         #expect(!Marker.appears(in: tool.stdout + tool.stderr))
@@ -156,9 +156,12 @@ import Testing
         let gh = Marker.make("gh"), key = Marker.make("key")
         // The values live in a file the command prints, never in watch's own argv.
         let source = try fixture.files.write("vault/export.json", "{\"gh\":\"\(gh)\",\"aws\":{\"key\":\"\(key)\"}}", mode: 0o600)
-        let tool = try fixture.watch(["--command", "cat '\(source)'"])
+        let mask = fixture.files.file("command.sigblk")
+        let tool = try fixture.watch(["--command", "grep '^SigBlk' /proc/self/status > '\(mask)'; cat '\(source)'"])
         let pushed = eventually { fixture.holds("gh", gh) }
         #expect(pushed, "\(tool.stderr)")
+        // watch blocks SIGTERM/SIGINT for itself; its command must not inherit that.
+        #expect(RunningTool.read(mask) == "SigBlk:\t0000000000000000\n")
         #expect(fixture.broker.secretCount() == 2)
         #expect(tool.stop(SIGTERM)?.exitCode == 0)
         #expect(tool.stderr.contains("pushed 2 secret(s)"), "\(tool.stderr)")
