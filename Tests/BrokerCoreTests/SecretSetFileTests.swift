@@ -94,6 +94,20 @@ import Testing
         #expect(same)
     }
 
+    /// The example in docs/client-tools.md parses the way the comments there say.
+    @Test func theDocumentedExample() throws {
+        let parsed = try Self.secrets(#"""
+            # comments and blank lines are skipped
+            export GH_TOKEN=ghp_abc          # `export ` is allowed; a blank then # starts a comment
+            NPM_TOKEN = npm_abc#kept         # blanks around = are trimmed; # without a blank before it is kept
+            SINGLE='literal \n $HOME'        # single quotes: taken as written
+            DOUBLE="line\nnext \"q\" \\ \$"  # double quotes: \n \r \t \" \\ \$ escapes
+            EMPTY=
+            """#)
+        #expect(parsed == ["GH_TOKEN": "ghp_abc", "NPM_TOKEN": "npm_abc#kept", "SINGLE": #"literal \n $HOME"#,
+                           "DOUBLE": "line\nnext \"q\" \\ $", "EMPTY": ""])
+    }
+
     @Test func crlfLineEndingsAndNoFinalNewline() throws {
         let parsed = try Self.secrets("A=REMO_TEST_MARKER_a\r\nB=\"REMO_TEST_MARKER_b\"\r\n\r\n# c\r\nC=REMO_TEST_MARKER_c")
         let same = parsed == ["A": "REMO_TEST_MARKER_a", "B": "REMO_TEST_MARKER_b", "C": "REMO_TEST_MARKER_c"]
