@@ -1,13 +1,13 @@
 import BrokerCore
 import Glibc
 
-/// A directory under /tmp removed (recursively) when released. Paths stay short: Unix
-/// socket paths must fit in 107 bytes.
+/// A directory under /tmp (or `parent`, e.g. /dev/shm for a memory-backed one) removed
+/// (recursively) when released. Paths stay short: Unix socket paths must fit in 107 bytes.
 public final class TempDirectory {
     public let path: String
 
-    public init(prefix: String = "remo") throws(SystemError) {
-        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+    public init(prefix: String = "remo", in parent: String = "/tmp") throws(SystemError) {
+        var template = Array("\(parent)/\(prefix)-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw SystemError("mkdtemp") }
         path = String(cString: made)
         chmod(path, 0o755)

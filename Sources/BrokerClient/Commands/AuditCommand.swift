@@ -20,7 +20,9 @@ enum AuditCommand {
             }
             guard arguments.has("tail") else { return 0 }
             usleep(200_000)
-            reader.followRotation()
+            for line in reader.followRotation() {
+                printer.print(line, filter: filter)
+            }
         }
     }
 
@@ -136,22 +138,24 @@ struct AuditReader {
     }
 
     /// When the path now names a different file (rotation), finish the old one and switch.
-    mutating func followRotation() {
-        guard fd >= 0 else { _ = open(); return }
+    /// Returns what was still unread in the old file: lines written just before the rename.
+    mutating func followRotation() -> [ArraySlice<UInt8>] {
+        guard fd >= 0 else { _ = open(); return [] }
         var current = stat(), opened = stat()
-        guard stat(path, &current) == 0, fstat(fd, &opened) == 0 else { return }
-        if current.st_ino != opened.st_ino || current.st_dev != opened.st_dev {
-            close(fd)
-            fd = -1
-            pending = []
-            _ = open()
-        }
+        guard stat(path, &current) == 0, fstat(fd, &opened) == 0 else { return [] }
+        guard current.st_ino != opened.st_ino || current.st_dev != opened.st_dev else { return [] }
+        let rest = readLines(final: true)
+        close(fd)
+        fd = -1
+        pending = []
+        _ = open()
+        return rest
     }
 }
 
 struct AuditPrinter {
     let json: Bool
-    static let widths = [27, 18, 16, 20, 8, 12, 16, 10]
+    static let widths = [28, 21, 16, 20, 9, 12, 16, 10]
     var header: String { row(["TIME", "EVENT", "PROJECT", "SECRET", "DECISION", "OUTCOME", "PEER UID/PID", "LATENCY"]) }
 
     func row(_ columns: [String]) -> String {

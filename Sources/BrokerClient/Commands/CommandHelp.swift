@@ -14,7 +14,7 @@ public enum CommandHelp {
           register NAME PATH          serve project NAME from PATH (its manifest lists the secrets)
           unregister NAME             stop serving NAME and forget it
           reload NAME                 re-read NAME's manifest
-          push [FILE|-]               replace all secrets with a JSON object of name -> value
+          push [FILE|-]               replace all secrets with a set: JSON object, or NAME=VALUE lines
           clear                       drop all secrets
 
         project socket (--socket PATH, $REMO_BROKER_SOCKET, or /run/remo-broker/sock):
@@ -47,12 +47,15 @@ public enum CommandHelp {
                 """
         case "push":
             return """
-                usage: remo-broker push [FILE|-] [--format json] [--socket-dir DIR] [--json]
+                usage: remo-broker push [FILE|-] [--format json|env] [--socket-dir DIR] [--json]
 
-                Replaces every secret in the broker with the set in FILE (or standard input): a JSON object
-                whose values are strings, or objects of strings (bundles), e.g.
-                  {"gh": "ghp_...", "aws": {"aws_access_key_id": "...", "aws_secret_access_key": "..."}}
-                Prints the count, never a value.
+                Replaces every secret in the broker with the set in FILE (or standard input), either
+                  json: an object whose values are strings, or objects of strings (bundles), e.g.
+                        {"gh": "ghp_...", "aws": {"aws_access_key_id": "...", "aws_secret_access_key": "..."}}
+                  env:  NAME=VALUE lines (scalars only); blank lines and # comments skipped, optional
+                        `export `, VALUE bare (a ` #` starts a comment), 'literal' or "with \\n \\r \\t \\" \\\\ \\$"
+                Without --format, a set starting with { is JSON. Prints the count, never a value; an error
+                names the line, never a value.
                 """
         case "get":
             return """

@@ -30,15 +30,36 @@ enum WatchCommand {
     }
 }
 
+/// Which admin socket file a push went to. The inode alone is not enough: a broker killed
+/// and restarted unlinks the stale socket and binds a new one, and ext4 hands the freed inode
+/// number straight back; the change time (nanoseconds) tells the new file from the old.
+struct SocketIdentity: Equatable {
+    let device: UInt64
+    let inode: UInt64
+    let changed: timespec
+
+    init(_ info: stat) {
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        changed = info.st_ctim
+    }
+
+    static func == (lhs: SocketIdentity, rhs: SocketIdentity) -> Bool {
+        lhs.device == rhs.device && lhs.inode == rhs.inode
+            && lhs.changed.tv_sec == rhs.changed.tv_sec && lhs.changed.tv_nsec == rhs.changed.tv_nsec
+    }
+}
+
 private final class Watcher {
     let source: WatchCommand.Source
     let format: String?
     let adminSocket: String
     let debounceMilliseconds: Int
-    /// Inode of the admin socket of the last push attempt; a new inode means the broker
-    /// restarted and needs the set again.
-    var pushedToSocket: ino_t?
+    /// The admin socket of the last push attempt; a different one means the broker restarted
+    /// and needs the set again.
+    var pushedToSocket: SocketIdentity?
     var pushPending = true
+    var unreachableLogged = false
     var pendingSince: UInt64 = 0
 
     init(source: WatchCommand.Source, format: String?, adminSocket: String, debounceMilliseconds: Int) {
@@ -82,9 +103,9 @@ private final class Watcher {
                     pendingSince = Monotonic.nanoseconds()
                 }
             }
-            // Broker (re)start: the admin socket has a new inode.
+            // Broker (re)start: the admin socket is a new file.
             var info = stat()
-            if stat(adminSocket, &info) == 0, info.st_ino != pushedToSocket, !pushPending {
+            if stat(adminSocket, &info) == 0, SocketIdentity(info) != pushedToSocket, !pushPending {
                 pushPending = true
                 pendingSince = 0
             }
@@ -120,7 +141,16 @@ private final class Watcher {
             return
         }
         // A bad set is not retried until something changes: the file, or the broker.
-        pushedToSocket = info.st_ino
+        pushedToSocket = SocketIdentity(info)
+        // Connect before reading the set: a killed broker leaves its socket file behind, and
+        // a --command source should not run every round while nobody answers.
+        let connection: BrokerConnection
+        do {
+            connection = try BrokerConnection(path: adminSocket)
+        } catch {
+            unreachable(error)
+            return
+        }
         var bytes: [UInt8]
         switch readSource() {
         case .success(let read): bytes = read
@@ -138,17 +168,23 @@ private final class Watcher {
         }
         defer { set.zeroize() }
         do {
-            let connection = try BrokerConnection(path: adminSocket)
             let reply = try connection.request(set.request)
             if reply.ok {
                 log("pushed \(reply.int("secret_count") ?? 0) secret(s)")
             } else {
                 log("not pushed: the broker answered \(reply.code ?? "error"): \(reply.message ?? "")")
             }
+            unreachableLogged = false
         } catch {
-            pushedToSocket = nil  // retried on the next round
-            log("not pushed: \(error); retrying")
+            unreachable(error)
         }
+    }
+
+    /// Retried every round (250 ms) until the broker answers; said once per outage.
+    private func unreachable(_ error: BrokerConnection.Failure) {
+        pushedToSocket = nil
+        if !unreachableLogged { log("not pushed: \(error); retrying until the broker answers") }
+        unreachableLogged = true
     }
 
     private func readSource() -> Result<[UInt8], CommandFailure> {

@@ -46,9 +46,22 @@ public struct ChildProcess {
             argv.forEach { free($0) }
             envp?.forEach { free($0) }
         }
+        // The child starts with no blocked signal and default dispositions, whatever the
+        // spawning thread had: `watch` blocks SIGTERM/SIGINT for its signalfd, and thread-pool
+        // threads (test runners) block most signals; a child inheriting that could not be
+        // stopped with SIGTERM.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t(), allSignals = sigset_t()
+        sigemptyset(&noSignals)
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let result = envp.map { env in posix_spawn(&pid, path, &actions, nil, argv, env) }
-            ?? posix_spawn(&pid, path, &actions, nil, argv, environ)
+        let result = envp.map { env in posix_spawn(&pid, path, &actions, &attributes, argv, env) }
+            ?? posix_spawn(&pid, path, &actions, &attributes, argv, environ)
         for (_, ends) in pipes { close(ends.write) }
         guard result == 0 else {
             for (_, ends) in pipes { close(ends.read) }
