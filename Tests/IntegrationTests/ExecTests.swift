@@ -220,4 +220,31 @@ import Testing
         #expect(!fixture.commandRan)
         #expect(!Marker.appears(in: run.output))
     }
+
+    /// Bindings are checked and rendered before anything is written: a bad later binding
+    /// leaves no file from an earlier, good one.
+    @Test func aBadBindingLeavesNoEarlierFileBehind() throws {
+        let shm = try #require(FilesystemKind.memoryDirectory, "no tmpfs directory on this machine")
+        let fixture = try Fixture(manifestBody: """
+            [secrets.a_good]
+            fetch_as = "file"
+            file_path = "~/.config/good"
+            file_mode = "0600"
+            template = "{{value}}"
+
+            [secrets.b_bad]
+            fetch_as = "file"
+            file_path = "~/.config/bad"
+            file_mode = "0600"
+            template = "{{missing_field}}"
+            """, homeIn: shm)
+        try fixture.broker.pushJSON("{\"a_good\":\"\(Marker.make("good"))\",\"b_bad\":\"\(Marker.make("bad"))\"}")
+
+        let run = try fixture.exec(["--retry-seconds", "0"])
+
+        #expect(run.exitCode == 1, "\(run.status): \(run.stderr)")
+        #expect(run.stderr.contains("b_bad"))
+        #expect(!FileSystem.exists(fixture.home.file(".config/good")))
+        #expect(!fixture.commandRan)
+    }
 }

@@ -21,9 +21,13 @@ enum ExecCommand {
         var fetched = try fetchAll(socket: socket, retrySeconds: retrySeconds)
         defer { for index in fetched.indices { fetched[index].reply.zeroize() } }
         let delivery = Delivery(allowDiskFiles: arguments.has("allow-disk-files"))
+        var prepared: [Delivery.Prepared] = []
+        defer { for index in prepared.indices { prepared[index].zeroize() } }
         for secret in fetched {
-            try delivery.deliver(secret)
+            prepared.append(try delivery.prepare(secret))
         }
+        try delivery.apply(prepared)
+        for index in prepared.indices { prepared[index].zeroize() }
         for index in fetched.indices { fetched[index].reply.zeroize() }
         execute(program, arguments.rest)
     }

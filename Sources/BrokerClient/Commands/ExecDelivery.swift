@@ -4,32 +4,75 @@ import Glibc
 
 /// Puts fetched secrets where the manifest says: environment variables, or files rendered
 /// from a template and written atomically onto a memory-backed filesystem.
+///
+/// Two phases, so a bad binding leaves nothing behind: `prepare` checks and renders every
+/// binding without side effects; only then `apply` writes files and sets variables (and
+/// removes the files it wrote if a later write fails).
 struct Delivery {
     let allowDiskFiles: Bool
 
-    func deliver(_ secret: ExecCommand.Fetched) throws(CommandFailure) {
-        let binding = secret.binding
-        let document = secret.reply.document
-        if let template = binding.template, let path = binding.filePath, let mode = binding.fileMode {
-            var content = try render(template, secret: binding.name, document: document)
-            defer { SecureZero.zero(&content) }
-            try writeFile(expandHome(path, secret: binding.name), content, mode: mode, secret: binding.name)
-        } else if let variable = binding.envVar {
-            guard case .string(let span)? = document["value"] else {
-                throw CommandFailure(message: "\(binding.name) is a bundle; an env binding needs a single value", exitCode: 1)
+    /// One checked binding, ready to apply. Holds secret bytes: `zeroize()` when done.
+    enum Prepared {
+        case env(variable: String, value: [UInt8], secret: String)
+        case file(path: String, content: [UInt8], mode: UInt32, secret: String)
+
+        mutating func zeroize() {
+            switch self {
+            case .env(let variable, var value, let secret):
+                SecureZero.zero(&value)
+                self = .env(variable: variable, value: [], secret: secret)
+            case .file(let path, var content, let mode, let secret):
+                SecureZero.zero(&content)
+                self = .file(path: path, content: [], mode: mode, secret: secret)
             }
-            try document.withBuffer { buffer throws(CommandFailure) in
-                try setEnvironment(variable, buffer.slice(span), secret: binding.name)
-            }
-        } else {
-            throw CommandFailure(message: "\(binding.name): the manifest binding has neither env_var nor file_path", exitCode: 1)
         }
     }
 
-    private func setEnvironment(_ variable: String, _ value: UnsafeBufferPointer<UInt8>, secret: String) throws(CommandFailure) {
-        guard !value.contains(0) else {
-            throw CommandFailure(message: "\(secret) contains a NUL byte and cannot be an environment variable", exitCode: 1)
+    func prepare(_ secret: ExecCommand.Fetched) throws(CommandFailure) -> Prepared {
+        let binding = secret.binding
+        let document = secret.reply.document
+        if let template = binding.template, let path = binding.filePath, let mode = binding.fileMode {
+            let target = try expandHome(path, secret: binding.name)
+            try checkMemoryBacked(FileSystem.parentDirectory(target), secret: binding.name)
+            let content = try render(template, secret: binding.name, document: document)
+            return .file(path: target, content: content, mode: mode, secret: binding.name)
         }
+        guard let variable = binding.envVar else {
+            throw CommandFailure(message: "\(binding.name): the manifest binding has neither env_var nor file_path", exitCode: 1)
+        }
+        guard case .string(let span)? = document["value"] else {
+            throw CommandFailure(message: "\(binding.name) is a bundle; an env binding needs a single value", exitCode: 1)
+        }
+        var value = [UInt8]()
+        value.reserveCapacity(span.count)
+        document.withBuffer { value.append(contentsOf: $0.slice(span)) }
+        guard !value.contains(0) else {
+            SecureZero.zero(&value)
+            throw CommandFailure(message: "\(binding.name) contains a NUL byte and cannot be an environment variable", exitCode: 1)
+        }
+        return .env(variable: variable, value: value, secret: binding.name)
+    }
+
+    /// Writes every file and sets every variable; on a failure removes the files written.
+    func apply(_ prepared: [Prepared]) throws(CommandFailure) {
+        var written: [String] = []
+        do throws(CommandFailure) {
+            for item in prepared {
+                switch item {
+                case .file(let path, let content, let mode, let secret):
+                    try writeFile(path, content, mode: mode, secret: secret)
+                    written.append(path)
+                case .env(let variable, let value, let secret):
+                    try setEnvironment(variable, value, secret: secret)
+                }
+            }
+        } catch {
+            for path in written { unlink(path) }
+            throw error
+        }
+    }
+
+    private func setEnvironment(_ variable: String, _ value: [UInt8], secret: String) throws(CommandFailure) {
         try withUnsafeTemporaryAllocation(of: CChar.self, capacity: value.count + 1) { cValue throws(CommandFailure) in
             for index in 0..<value.count { cValue[index] = CChar(bitPattern: value[index]) }
             cValue[value.count] = 0
@@ -37,6 +80,18 @@ struct Delivery {
             guard setenv(variable, cValue.baseAddress!, 1) == 0 else {
                 throw CommandFailure(message: "cannot set \(variable) for \(secret): \(SystemError("setenv").errnoName)", exitCode: 1)
             }
+        }
+    }
+
+    /// Refuses a disk-backed target unless allowed. The directory may not exist yet: its
+    /// nearest existing ancestor decides (what `writeFile` creates lands on the same mount).
+    private func checkMemoryBacked(_ directory: String, secret: String) throws(CommandFailure) {
+        guard !allowDiskFiles else { return }
+        var existing = directory
+        while !FileSystem.exists(existing), existing != "/" { existing = FileSystem.parentDirectory(existing) }
+        let type = remo_filesystem_type(existing)
+        guard type == 0x0102_1994 || type == 0x8584_58F6 else {  // TMPFS_MAGIC, RAMFS_MAGIC
+            throw CommandFailure(message: "\(secret): \(directory) is not on tmpfs/ramfs; refusing to write a secret to disk (use --allow-disk-files to override)", exitCode: 1)
         }
     }
 
@@ -111,12 +166,6 @@ struct Delivery {
             try FileSystem.createDirectories(directory, mode: 0o700)
         } catch {
             throw CommandFailure(message: "\(secret): cannot create \(directory): \(error.errnoName)", exitCode: 1)
-        }
-        if !allowDiskFiles {
-            let type = remo_filesystem_type(directory)
-            guard type == 0x0102_1994 || type == 0x8584_58F6 else {
-                throw CommandFailure(message: "\(secret): \(directory) is not on tmpfs/ramfs; refusing to write a secret to disk (use --allow-disk-files to override)", exitCode: 1)
-            }
         }
         let temp = "\(directory)/.\(FileSystem.lastComponent(path)).remo-\(getpid())"
         unlink(temp)
