@@ -9,6 +9,9 @@ case "--version", "version":
     Console.out(BrokerVersion.summary)
 case "--help", "-h", "help":
     Console.out(CommandHelp.overview)
+case "hardening-report":
+    // Not in --help: prints the seccomp policy table that docs/security.md embeds.
+    Console.out(HardeningReport.markdown)
 case "serve":
     Console.exit(ServeCommand.run(Array(arguments.dropFirst())))
 case let command? where ClientCommands.names.contains(command):

@@ -6,7 +6,8 @@ public enum ServeCommand {
         let configFlags = Set(ConfigKeys.all.map { $0.flag.dropFirst(2) }.map(String.init))
         let parsed: Arguments
         do {
-            parsed = try Arguments(arguments, valued: configFlags.union(["config"]), flags: ["allow-unlocked-memory", "help"])
+            parsed = try Arguments(arguments, valued: configFlags.union(["config"]).union(debugOptions),
+                                   flags: ["allow-unlocked-memory", "help"])
         } catch {
             Console.error("remo-broker serve: \(error.message) (see remo-broker serve --help)")
             return 64
@@ -19,7 +20,7 @@ public enum ServeCommand {
             Console.error("remo-broker serve: unexpected argument '\(parsed.positionals[0])'")
             return 64
         }
-        let flags = parsed.valuedOptions.filter { $0.0 != "config" }.map { (String($0.0.map { $0 == "-" ? "_" : $0 }), $0.1) }
+        let flags = parsed.valuedOptions.filter { $0.0 != "config" && !debugOptions.contains($0.0) }.map { (String($0.0.map { $0 == "-" ? "_" : $0 }), $0.1) }
         let config: BrokerConfig
         do {
             config = try ConfigLoader.load(file: parsed.value("config"), flags: flags,
@@ -28,8 +29,25 @@ public enum ServeCommand {
             Console.error("remo-broker serve: \(error.message)")
             return 78  // EX_CONFIG
         }
+        #if DEBUG
+        if let name = parsed.value("debug-attempt") {
+            guard let operation = ForbiddenOperation(rawValue: name) else {
+                Console.error("remo-broker serve: --debug-attempt must be one of "
+                    + ForbiddenOperation.allCases.map(\.rawValue).joined(separator: ", "))
+                return 64
+            }
+            return Daemon.run(config, afterHardening: { operation.attempt() })
+        }
+        #endif
         return Daemon.run(config)
     }
+
+    /// Hidden options of debug builds only; a release build rejects them as unknown.
+    #if DEBUG
+    static let debugOptions: Set<String> = ["debug-attempt"]
+    #else
+    static let debugOptions: Set<String> = []
+    #endif
 
     public static var help: String {
         let defaults = BrokerConfig()

@@ -15,16 +15,54 @@ public enum KernelStatus {
         return fields
     }
 
+    /// What one thread holds. Credentials, NO_NEW_PRIVS and seccomp are per thread in Linux,
+    /// so the process is only as hardened as its least hardened thread.
+    public struct ThreadState: Equatable, Sendable {
+        public var inheritable: UInt64?
+        public var permitted: UInt64?
+        public var effective: UInt64?
+        public var bounding: UInt64?
+        public var ambient: UInt64?
+        public var noNewPrivs: Bool
+        /// 0 off, 1 strict, 2 filter.
+        public var seccompMode: Int?
+
+        public init(_ fields: [String: String]) {
+            func mask(_ key: String) -> UInt64? { fields[key].flatMap { UInt64($0, radix: 16) } }
+            inheritable = mask("CapInh")
+            permitted = mask("CapPrm")
+            effective = mask("CapEff")
+            bounding = mask("CapBnd")
+            ambient = mask("CapAmb")
+            noNewPrivs = fields["NoNewPrivs"] == "1"
+            seccompMode = fields["Seccomp"].flatMap { Int($0) }
+        }
+
+        /// Effective, permitted, inheritable and ambient all empty (bounding not included).
+        public var holdsNoCapabilities: Bool {
+            [inheritable, permitted, effective, ambient].allSatisfy { $0 == 0 }
+        }
+
+        /// Every capability set empty, the bounding set included.
+        public var allCapabilitiesDropped: Bool { holdsNoCapabilities && bounding == 0 }
+    }
+
+    /// One entry per thread of this process (from /proc/self/task/*/status); the main
+    /// thread's alone if the task list cannot be read.
+    public static func threads(pid: String = "self") -> [ThreadState] {
+        let tasks = (try? FileSystem.listDirectory("/proc/\(pid)/task")) ?? []
+        let states = tasks.map { procStatus(pid: "\(pid)/task/\($0)") }.filter { !$0.isEmpty }.map(ThreadState.init)
+        return states.isEmpty ? [ThreadState(procStatus(pid: pid))] : states
+    }
+
     public static func hardening() -> HardeningStatus {
-        let fields = procStatus()
-        let capabilitySets = ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]
-        let allCapabilitiesZero = capabilitySets.allSatisfy { fields[$0].map { $0.allSatisfy { $0 == "0" } } ?? false }
-        let lockedKiB = fields["VmLck"].flatMap { Int($0.split(separator: " ").first ?? "") } ?? 0
+        let threads = threads()
+        let lockedKiB = procStatus()["VmLck"].flatMap { Int($0.split(separator: " ").first ?? "") } ?? 0
         return HardeningStatus(
             memoryLocked: lockedKiB > 0,
-            seccomp: fields["Seccomp"] == "2",
-            capabilitiesDropped: allCapabilitiesZero,
-            noNewPrivs: fields["NoNewPrivs"] == "1",
+            seccomp: threads.allSatisfy { $0.seccompMode == 2 },
+            capabilitiesDropped: threads.allSatisfy(\.allCapabilitiesDropped),
+            noNewPrivs: threads.allSatisfy(\.noNewPrivs),
             dumpable: remo_get_dumpable() != 0)
     }
 }

@@ -31,7 +31,7 @@ public final class BrokerServer {
 
     let config: BrokerConfig
     let store: SecretStore
-    let audit: AuditLog
+    let audit: AuditSink
     let epoll: Epoll
     public private(set) var state = State.starting
     let startedAt = Monotonic.nanoseconds()
@@ -47,11 +47,23 @@ public final class BrokerServer {
     var connectionCount = 0
     var lastSweep: UInt64 = 0
 
-    public init(config: BrokerConfig, arena: SecretArena, audit: AuditLog) throws(SystemError) {
+    /// A server whose audit events are held until `attachAudit` (the daemon starts the
+    /// writer thread only after dropping privileges; see `AuditSink`).
+    public init(config: BrokerConfig, arena: SecretArena) throws(SystemError) {
         self.config = config
         self.store = SecretStore(arena: arena)
-        self.audit = audit
+        self.audit = AuditSink(path: config.auditLogPath)
         self.epoll = try Epoll()
+    }
+
+    public convenience init(config: BrokerConfig, arena: SecretArena, audit: AuditLog) throws(SystemError) {
+        try self.init(config: config, arena: arena)
+        attachAudit(audit)
+    }
+
+    /// Sends audit events to `log` from now on, starting with those recorded so far.
+    public func attachAudit(_ log: AuditLog) {
+        audit.attach(log)
     }
 
     func newToken() -> UInt64 {

@@ -10,66 +10,100 @@ public enum Daemon {
     }
 
     /// Runs the broker until SIGTERM/SIGINT. Returns the process exit code.
-    public static func run(_ config: BrokerConfig) -> Int32 {
+    /// `afterHardening` runs once every hardening step is done, before serving (the
+    /// debug-only forbidden-operation check uses it).
+    public static func run(_ config: BrokerConfig, afterHardening: (() -> Void)? = nil) -> Int32 {
         do {
-            return try serve(config)
+            return try serve(config, afterHardening: afterHardening)
         } catch {
             Console.error("remo-broker: cannot start: \(error)")
             return 1
         }
     }
 
-    private static func serve(_ config: BrokerConfig) throws(StartupError) -> Int32 {
+    private static func serve(_ config: BrokerConfig, afterHardening: (() -> Void)?) throws(StartupError) -> Int32 {
+        // Step 1 (the rest is the config loader): the user to switch to is resolved now,
+        // while /etc/passwd can still be read and before anything is created.
+        let account = try switchTarget(config)
+
         // Step 2: no core files, not dumpable/ptrace-attachable by the same uid, private files.
-        var noCore = rlimit(rlim_cur: 0, rlim_max: 0)
-        guard setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &noCore) == 0 else { throw fail("RLIMIT_CORE=0", SystemError("setrlimit")) }
-        guard remo_set_dumpable(0) == 0 else { throw fail("PR_SET_DUMPABLE=0", SystemError("prctl")) }
+        var hardening = Hardening(mode: config.hardening)
+        try hardening.limitCoreDumps()
         umask(0o077)
         let arena: SecretArena
         do {
             arena = try SecretArena(capacity: config.secretArenaBytes, requireLock: !config.allowUnlockedMemory)
         } catch {
-            throw StartupError(step: "secret arena", detail: error.description)
+            throw StartupError(step: "secret arena (mlock)", detail: error.description)
         }
         if let lockError = arena.lockError {
             Console.error("remo-broker: WARNING: secret memory is not locked (\(lockError)); continuing because of --allow-unlocked-memory")
         }
 
         // Signals are taken through a signalfd: block them before any thread exists so every
-        // thread inherits the mask.
+        // thread inherits the mask. The mask is set, not added to: a mask inherited from the
+        // parent (a supervisor's or test runner's thread) would otherwise keep SIGQUIT,
+        // SIGSEGV and the like blocked in the daemon.
         var stopSignals = sigset_t()
         sigemptyset(&stopSignals)
         for signal in [SIGTERM, SIGINT] { sigaddset(&stopSignals, signal) }
-        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+        pthread_sigmask(SIG_SETMASK, &stopSignals, nil)
         signal(SIGPIPE, SIG_IGN)
 
-        // Step 3: audit log, sockets, registry.
-        let audit: AuditLog
+        // Step 3: directories, sockets, registry. The audit log's directory is created now
+        // (the new user could not); events recorded meanwhile are held by the server.
+        let auditDirectory = FileSystem.parentDirectory(config.auditLogPath)
+        let createdAuditDirectory = !FileSystem.isDirectory(auditDirectory)
         do {
-            try FileSystem.createDirectories(FileSystem.parentDirectory(config.auditLogPath), mode: 0o700)
-            audit = try AuditLog(path: config.auditLogPath)
+            try FileSystem.createDirectories(auditDirectory, mode: 0o700)
+            try FileSystem.createDirectories(config.stateDir, mode: 0o700)
         } catch {
-            throw fail("audit log \(config.auditLogPath)", error)
+            throw fail("directories for the audit log and state", error)
         }
         let server: BrokerServer
         do {
-            server = try BrokerServer(config: config, arena: arena, audit: audit)
+            server = try BrokerServer(config: config, arena: arena)
             try server.bindAdminSocket()
             try server.watchSignals([SIGTERM, SIGINT])
         } catch {
             throw fail("admin socket \(config.adminSocketPath)", error)
         }
+        // A start that fails from here on leaves no admin socket that nobody answers.
+        var serving = false
+        defer { if !serving { unlink(config.adminSocketPath) } }
         do {
             try server.restoreRegistry()
         } catch {
             Console.error("remo-broker: registry \(config.registryPath) not restored: \(error)")
         }
 
-        // Steps 4–5 (privileges, capabilities, seccomp) plug in here.
-        let hardening = KernelStatus.hardening()
+        // Step 4: privileges. What the broker created as root goes to the new user first,
+        // so that register, unregister, registry saves and audit rotation keep working.
+        if let account {
+            server.handOver(to: account, auditDirectory: createdAuditDirectory ? auditDirectory : nil)
+        }
+        try hardening.dropPrivileges(switchingTo: account)
+
+        // The audit writer thread starts now, inheriting the reduced credentials.
+        let audit: AuditLog
+        do {
+            audit = try AuditLog(path: config.auditLogPath)
+        } catch {
+            throw fail("audit log \(config.auditLogPath)", error)
+        }
+        server.attachAudit(audit)
+
+        // Step 5: the seccomp filter, for every thread; then read back what is in force.
+        try hardening.installSeccomp(config.seccomp)
+        try hardening.verify(expectLockedMemory: !config.allowUnlockedMemory)
+        for note in hardening.notes { Console.error("remo-broker: hardening: \(note)") }
+        afterHardening?()
+
+        let status = KernelStatus.hardening()
         server.markServing()
+        serving = true
         let pid = getpid()
-        audit.record(.brokerStarted(version: BrokerVersion.version, pid: pid, hardening: hardening))
+        audit.record(.brokerStarted(version: BrokerVersion.version, pid: pid, hardening: status))
         SystemdNotify.send("READY=1\nMAINPID=\(pid)")
         Console.error("remo-broker \(BrokerVersion.version): serving; admin socket \(config.adminSocketPath), "
             + "\(server.projectCount) project(s), audit log \(config.auditLogPath)")
@@ -92,6 +126,20 @@ public enum Daemon {
 
     private static func fail(_ step: String, _ error: Error) -> StartupError {
         StartupError(step: step, detail: "\(error)")
+    }
+
+    /// The account to switch to: only when `user` is set and the broker runs as root.
+    private static func switchTarget(_ config: BrokerConfig) throws(StartupError) -> UserAccount? {
+        guard let spec = config.user else { return nil }
+        guard geteuid() == 0 else {
+            Console.error("remo-broker: note: user \(spec) ignored: not running as root (uid \(geteuid()))")
+            return nil
+        }
+        do {
+            return try UserAccount.resolve(spec)
+        } catch {
+            throw StartupError(step: "user \(spec)", detail: error.message)
+        }
     }
 }
 

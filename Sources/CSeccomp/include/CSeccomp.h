@@ -47,4 +47,84 @@ int remo_get_dumpable(void);
 /// prctl(PR_SET_NO_NEW_PRIVS, 1). errno from prctl(2).
 int remo_set_no_new_privs(void);
 
+// MARK: - Hardening (SPEC §7 steps 4–5). Mechanism only: which syscalls, which user and
+// in which order is decided in Swift (BrokerCore/Hardening).
+
+/// A libseccomp filter being built (scmp_filter_ctx). Opaque to Swift.
+typedef void *remo_seccomp_filter;
+
+/// What a rule (or the default) does. Mapped to SCMP_ACT_* in the shim.
+typedef enum {
+    REMO_SECCOMP_ALLOW = 0,
+    REMO_SECCOMP_KILL_PROCESS = 1,  ///< the whole process dies with SIGSYS
+    REMO_SECCOMP_LOG = 2,           ///< allowed, and logged by the kernel (audit type 1326)
+    REMO_SECCOMP_ERRNO = 3,         ///< fails with the errno given alongside
+} remo_seccomp_action;
+
+/// How an argument is compared.
+typedef enum {
+    REMO_SECCOMP_EQ = 0,         ///< arg == value
+    REMO_SECCOMP_MASKED_EQ = 1,  ///< (arg & mask) == value
+} remo_seccomp_compare;
+
+/// One argument comparison; every comparison of a rule must hold for it to match.
+typedef struct {
+    unsigned int index;  ///< argument 0...5
+    remo_seccomp_compare compare;
+    uint64_t mask;       ///< MASKED_EQ only
+    uint64_t value;
+} remo_seccomp_argument;
+
+/// seccomp_init for the native architecture only, with `default_action` for every syscall
+/// no rule matches and kill-process for any other architecture (or the x32 ABI).
+/// NO_NEW_PRIVS is not set on load (the caller does it as its own step), and libseccomp
+/// reports the kernel's own errno from `remo_seccomp_load`.
+/// Returns NULL with errno EINVAL (bad action) or ENOMEM.
+remo_seccomp_filter remo_seccomp_create(remo_seccomp_action default_action, uint16_t default_errno);
+
+/// The native (x86_64 here) number of syscall `name`, or -1 with errno ENOENT when
+/// libseccomp does not know the name or it does not exist on this architecture.
+int remo_seccomp_syscall_number(const char *name);
+
+/// Adds one rule: `syscall` (a native number, from `remo_seccomp_syscall_number`) gets
+/// `action` (`errno_value` for ERRNO) when all `count` comparisons hold (always when `count`
+/// is 0). Added exactly as given, never rewritten by libseccomp. errno: EACCES (the action
+/// is the filter's default action), EINVAL (NULL filter, more than 6 comparisons, an argument
+/// index above 5, an unknown action or comparison), ENOMEM. libseccomp accepts a second rule
+/// for the same syscall without complaint, so callers keep one rule set per syscall.
+int remo_seccomp_add_rule(remo_seccomp_filter filter, int syscall, remo_seccomp_action action, uint16_t errno_value,
+                          unsigned int count, const remo_seccomp_argument *arguments);
+
+/// Loads the filter into the kernel. With `synchronize_threads`, every thread of the process
+/// gets it atomically (SECCOMP_FILTER_FLAG_TSYNC) or none does. errno: the kernel's
+/// (EACCES without NO_NEW_PRIVS or CAP_SYS_ADMIN, EINVAL, ENOMEM, ...), or ESRCH when a
+/// thread could not be synchronised.
+int remo_seccomp_load(remo_seccomp_filter filter, int synchronize_threads);
+
+/// Frees the filter (after loading, the kernel keeps its own copy). NULL is ignored.
+void remo_seccomp_release(remo_seccomp_filter filter);
+
+/// Drops every capability still in the calling thread's bounding set (PR_CAPBSET_DROP for
+/// each one the kernel knows). Capabilities already absent are skipped, so an empty set is
+/// a success without privilege. On failure `*failed_capability` names the one that could
+/// not be dropped; errno EPERM without CAP_SETPCAP, EINVAL.
+int remo_cap_drop_bounding_set(int *failed_capability);
+
+/// Clears the calling thread's ambient set (PR_CAP_AMBIENT_CLEAR_ALL; needs no
+/// privilege). errno EINVAL on kernels without ambient capabilities (< 4.3).
+int remo_cap_clear_ambient(void);
+
+/// Clears the calling thread's effective, permitted and inheritable sets (capset with
+/// empty sets; dropping needs no privilege). errno from capset(2) or ENOMEM.
+int remo_cap_clear_process_sets(void);
+
+/// setgroups(count, groups): the supplementary groups. errno EPERM without CAP_SETGID,
+/// EINVAL (too many).
+int remo_set_groups(size_t count, const uint32_t *groups);
+
+/// The raw syscall(2) for probes that must reach the kernel exactly as written (clone3,
+/// ptrace, ... in the debug-only forbidden-operation check). Returns what the kernel
+/// returned, or -1 with errno.
+long remo_raw_syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6);
+
 #endif

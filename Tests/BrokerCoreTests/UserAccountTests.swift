@@ -1,0 +1,61 @@
+@testable import BrokerCore
+import Testing
+
+@Suite struct UserAccountTests {
+    static let passwd = """
+        # comment
+        root:x:0:0:root:/root:/bin/bash
+        nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
+        broker:x:990:985::/var/lib/remo-broker:/usr/sbin/nologin
+        +nis
+        broken:line
+        """
+    static let group = """
+        root:x:0:
+        nogroup:x:65534:
+        remo:x:985:
+        devs:x:1000:alice,broker
+        docker:x:999:broker
+        other:x:1001:brokerx
+        """
+
+    private func resolve(_ spec: String) throws -> UserAccount {
+        try UserAccount.resolve(spec, passwd: Self.passwd, group: Self.group)
+    }
+
+    @Test func nameResolvesWithPrimaryAndSupplementaryGroups() throws {
+        let account = try resolve("broker")
+        #expect(account.uid == 990 && account.gid == 985)
+        #expect(account.groups == [985, 1000, 999])  // primary first; "brokerx" is not "broker"
+    }
+
+    @Test func numericUidUsesItsPasswdEntry() throws {
+        let account = try resolve("65534")
+        #expect(account == UserAccount(uid: 65534, gid: 65534, groups: [65534], label: "65534"))
+    }
+
+    @Test func explicitGroupByNameOrNumber() throws {
+        #expect(try resolve("broker:devs").gid == 1000)
+        #expect(try resolve("nobody:985").gid == 985)
+        let unlisted = try resolve("4000:4000")  // no entry at all: numeric ids only
+        #expect(unlisted == UserAccount(uid: 4000, gid: 4000, groups: [4000], label: "4000:4000"))
+    }
+
+    @Test func refusals() {
+        #expect(throws: ConfigError.self) { try resolve("nosuchuser") }
+        #expect(throws: ConfigError.self) { try resolve("4000") }  // group unknown without an entry
+        #expect(throws: ConfigError.self) { try resolve("broker:nosuchgroup") }
+        #expect(throws: ConfigError.self) { try resolve("root") }
+        #expect(throws: ConfigError.self) { try resolve("0:0") }
+        #expect(throws: ConfigError.self) { try resolve("") }
+        #expect(throws: ConfigError.self) { try resolve("broker:") }
+        #expect(throws: ConfigError.self) { try resolve("4294967295:1") }  // the "no change" id
+        #expect(throws: ConfigError.self) { try resolve("+nis") }
+    }
+
+    @Test func readsTheRealFiles() throws {
+        // nobody exists on every Debian system; the real files parse.
+        let account = try UserAccount.resolve("nobody")
+        #expect(account.uid == 65534)
+    }
+}
