@@ -51,6 +51,14 @@ public enum ServeCommand {
 
     public static var help: String {
         let defaults = BrokerConfig()
+        let options: [(left: String, help: String)] = [
+            ("--config PATH", "config file (default \(DefaultPaths(.current).configFile), read if present)"),
+            ("--allow-unlocked-memory", "start even if secret memory cannot be locked (mlock)"),
+        ] + ConfigKeys.all.map {
+            ("\($0.flag) \($0.placeholder)", $0.help + " [default: \($0.defaultValue(in: defaults))]")
+        }
+        // One column for every description, wide enough for the longest flag.
+        let width = options.map(\.left.count).max()! + 2
         var lines = [
             "usage: remo-broker serve [--config PATH] [options]",
             "",
@@ -58,13 +66,9 @@ public enum ServeCommand {
             "secret memory, and serves until SIGTERM/SIGINT.",
             "",
             "options (each is also a key in the TOML config file, with _ for -; flags win over the file):",
-            "  --config PATH                 config file (default \(DefaultPaths(.current).configFile), read if present)",
-            "  --allow-unlocked-memory       start even if secret memory cannot be locked (mlock)",
         ]
-        for key in ConfigKeys.all {
-            let left = "  \(key.flag) \(key.placeholder)"
-            let padded = left.count < 30 ? left + String(repeating: " ", count: 30 - left.count) : left + " "
-            lines.append(padded + key.help + " [default: \(key.defaultValue(in: defaults))]")
+        for option in options {
+            lines.append("  " + option.left + String(repeating: " ", count: width - option.left.count) + option.help)
         }
         return lines.joined(separator: "\n")
     }
