@@ -10,10 +10,10 @@ extension TOMLReader.Parser {
         let content: [UInt8]
         if peek() == TOMLByte.quote {
             content = peek(1) == TOMLByte.quote && peek(2) == TOMLByte.quote
-                ? try parseMultilineBasicString() : try parseBasicString()
+                ? try parseMultilineString(delimiter: TOMLByte.quote) : try parseBasicString()
         } else {
             content = peek(1) == TOMLByte.apostrophe && peek(2) == TOMLByte.apostrophe
-                ? try parseMultilineLiteralString() : try parseLiteralString()
+                ? try parseMultilineString(delimiter: TOMLByte.apostrophe) : try parseLiteralString()
         }
         return .string(String(decoding: content, as: UTF8.self))
     }
@@ -71,23 +71,25 @@ extension TOMLReader.Parser {
         }
     }
 
-    /// `"""..."""`: escapes, newlines, and a backslash at the end of a line that swallows the line
-    /// break and the whitespace after it.
-    mutating func parseMultilineBasicString() throws(TOMLError) -> [UInt8] {
+    /// `"""..."""` (escapes, and a backslash at the end of a line swallows the line break and the
+    /// whitespace after it) or `'''...'''` (no escapes). Both keep newlines.
+    mutating func parseMultilineString(delimiter: UInt8) throws(TOMLError) -> [UInt8] {
+        let isBasic = delimiter == TOMLByte.quote
+        let kind = isBasic ? "multi-line string" : "multi-line literal string"
         let start = index
         index += 3
         try skipNewlineAfterOpeningDelimiter()
         var content: [UInt8] = []
         var runStart = index
         while true {
-            guard !isAtEnd else { throw failure("unterminated multi-line string", at: start) }
+            guard !isAtEnd else { throw failure("unterminated \(kind)", at: start) }
             let b = bytes[index]
             switch b {
-            case TOMLByte.quote:
+            case delimiter:
                 content.append(contentsOf: bytes[runStart..<index])
-                if try closeMultilineString(delimiter: TOMLByte.quote, into: &content) { return content }
+                if try closeMultilineString(delimiter: delimiter, into: &content) { return content }
                 runStart = index
-            case TOMLByte.backslash:
+            case TOMLByte.backslash where isBasic:
                 content.append(contentsOf: bytes[runStart..<index])
                 if isLineEndingBackslash() {
                     try skipLineEndingBackslash()
@@ -102,36 +104,8 @@ extension TOMLReader.Parser {
                 runStart = index
             default:
                 if TOMLByte.isControlCharacter(b) {
-                    throw failure("control character \(TOMLText.scalarName(b)) must be escaped in a string", at: index)
-                }
-                index += 1
-            }
-        }
-    }
-
-    /// `'''...'''`: no escapes, newlines allowed.
-    mutating func parseMultilineLiteralString() throws(TOMLError) -> [UInt8] {
-        let start = index
-        index += 3
-        try skipNewlineAfterOpeningDelimiter()
-        var content: [UInt8] = []
-        var runStart = index
-        while true {
-            guard !isAtEnd else { throw failure("unterminated multi-line literal string", at: start) }
-            let b = bytes[index]
-            switch b {
-            case TOMLByte.apostrophe:
-                content.append(contentsOf: bytes[runStart..<index])
-                if try closeMultilineString(delimiter: TOMLByte.apostrophe, into: &content) { return content }
-                runStart = index
-            case TOMLByte.newline, TOMLByte.carriageReturn:
-                content.append(contentsOf: bytes[runStart..<index])
-                try consumeNewline()
-                content.append(TOMLByte.newline)
-                runStart = index
-            default:
-                if TOMLByte.isControlCharacter(b) {
-                    throw failure("control character \(TOMLText.scalarName(b)) is not allowed in a literal string", at: index)
+                    let rule = isBasic ? "must be escaped in a string" : "is not allowed in a literal string"
+                    throw failure("control character \(TOMLText.scalarName(b)) \(rule)", at: index)
                 }
                 index += 1
             }
