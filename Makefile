@@ -6,12 +6,15 @@ SWIFT ?= swift
 DIST := dist
 RELEASE_FLAGS := -c release --static-swift-stdlib -Xswiftc -static-executable
 DEB_PACKAGES := libseccomp-dev libcap-dev
+# Release gates only: lintian for the .deb, strace for the unit's syscall check, groff/man for the man page.
+PACKAGING_PACKAGES := lintian strace man-db groff-base
+CI_FUZZ_SECONDS ?= 20
 
-.PHONY: deps build release test ci run clean
+.PHONY: deps build release test ci run clean deps-packaging deb fuzz leak-check
 
 # Install the C libraries only when dpkg says they are missing.
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+deps deps-packaging:
+	@missing=""; for p in $(if $(filter deps-packaging,$@),$(PACKAGING_PACKAGES),$(DEB_PACKAGES)); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -28,16 +31,33 @@ release: deps
 	cp "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/remo-broker" $(DIST)/remo-broker
 	strip $(DIST)/remo-broker
 
-test: deps
+# Output is kept in .build/test-logs and the tests' temp dirs under .build/test-keep for the leak gate.
+test: deps deps-packaging
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	mkdir -p .build/test-logs && rm -rf .build/test-keep
+	REMO_TEST_KEEP_DIR=$(CURDIR)/.build/test-keep $(SWIFT) test --skip-build 2>&1 | tee .build/test-logs/swift-test.log
 
 # CI: every test, the static release build, and the cheap gates on it.
 ci: test release
 	@bash ci/check-static-binary.sh $(DIST)/remo-broker
+	@$(MAKE) --no-print-directory deb leak-check
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CI_FUZZ_SECONDS)
 
 run: build
 	@bash ci/run-demo.sh "$$($(SWIFT) build --show-bin-path)/remo-broker"
 
+# Debian package from the static release binary, checked by lintian and a dpkg -x install.
+deb: release deps-packaging
+	bash packaging/deb/build-deb.sh $(DIST)/remo-broker $(DIST)
+	bash ci/check-deb.sh $(DIST)/remo-broker_*_amd64.deb
+
+# libFuzzer targets (fuzz/): FUZZ_SECONDS per target, corpus in fuzz/corpus/<target>.
+fuzz: deps
+	bash ci/fuzz.sh $(or $(FUZZ_SECONDS),60)
+
+# No test secret marker in logs, audit logs, state dirs or the build tree; no committed key.
+leak-check:
+	bash ci/check-leaks.sh
+
 clean:
-	rm -rf .build $(DIST)
+	rm -rf .build .build-fuzz $(DIST)

@@ -13,7 +13,26 @@ public final class TempDirectory {
         chmod(path, 0o755)
     }
 
-    deinit { Self.removeTree(path) }
+    /// With `REMO_TEST_KEEP_DIR` set (`make test` sets it), a released directory is moved
+    /// there instead of removed, so the leak gate (ci/check-leaks.sh) can scan every audit
+    /// log, state dir and broker stderr the tests produced for a secret marker.
+    deinit {
+        if let keep = getenv("REMO_TEST_KEEP_DIR").map({ String(cString: $0) }), !keep.isEmpty {
+            Self.keep(path, in: keep)
+        } else {
+            Self.removeTree(path)
+        }
+    }
+
+    /// Moves `path` into `directory` as `<parent>-<name>` (rename, or `mv` across
+    /// filesystems: /dev/shm dirs); removes it when that fails.
+    static func keep(_ path: String, in directory: String) {
+        try? FileSystem.createDirectories(directory, mode: 0o755)
+        let target = directory + "/" + path.split(separator: "/").joined(separator: "-")
+        if rename(path, target) == 0 { return }
+        let moved = try? CommandRunner.run("/bin/mv", [path, target], timeoutSeconds: 60)
+        if moved?.exitCode != 0 { removeTree(path) }
+    }
 
     public func file(_ relative: String) -> String { path + "/" + relative }
 

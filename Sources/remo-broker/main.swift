@@ -12,6 +12,9 @@ case "--help", "-h", "help":
 case "hardening-report":
     // Not in --help: prints the seccomp policy table that docs/security.md embeds.
     Console.out(HardeningReport.markdown)
+case "config-reference":
+    // Not in --help: prints the config key table that docs/operations.md embeds.
+    Console.out(ConfigReference.markdown)
 case "serve":
     Console.exit(ServeCommand.run(Array(arguments.dropFirst())))
 case let command? where ClientCommands.names.contains(command):

