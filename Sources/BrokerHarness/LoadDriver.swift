@@ -37,7 +37,9 @@ public struct LoadTotals: Sendable {
 
     public var requests: Int { gets + pings + infos }
 
-    mutating func merge(_ other: LoadTotals) {
+    public init() {}
+
+    public mutating func merge(_ other: LoadTotals) {
         gets += other.gets; pings += other.pings; infos += other.infos; pushes += other.pushes
         errors += other.errors; disconnects += other.disconnects
         errorSamples += other.errorSamples.prefix(max(0, 5 - errorSamples.count))
