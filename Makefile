@@ -7,7 +7,7 @@ DIST := dist
 RELEASE_FLAGS := -c release --static-swift-stdlib -Xswiftc -static-executable
 DEB_PACKAGES := libseccomp-dev libcap-dev
 
-.PHONY: deps build release test ci run clean
+.PHONY: deps build release test ci run clean nfr bench-tools baseline
 
 # Install the C libraries only when dpkg says they are missing.
 deps:
@@ -35,6 +35,22 @@ test: deps
 # CI: every test, the static release build, and the cheap gates on it.
 ci: test release
 	@bash ci/check-static-binary.sh $(DIST)/remo-broker
+	@$(MAKE) --no-print-directory bench-tools baseline
+	@bash ci/measure-nfr.sh --quick --no-build
+
+# SPEC §9 gates (ci/measure-nfr.sh): NFR_FLAGS=--release for soak 1 h / killtest 100,
+# NFR_FLAGS=--write-docs to refresh docs/BENCHMARKS.md.
+nfr: release bench-tools baseline
+	@bash ci/measure-nfr.sh --no-build $(NFR_FLAGS)
+
+# The harnesses, optimised; same flags as `release` so the two share one build.
+bench-tools: deps
+	for tool in LatencyBench Soak KillTest; do $(SWIFT) build $(RELEASE_FLAGS) --product $$tool; done
+
+# The C epoll echo server LatencyBench measures beside the broker.
+baseline:
+	mkdir -p .build
+	cc -O2 -Wall -Wextra -o .build/echo-baseline ci/baseline/echo.c
 
 run: build
 	@bash ci/run-demo.sh "$$($(SWIFT) build --show-bin-path)/remo-broker"

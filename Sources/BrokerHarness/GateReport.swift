@@ -59,7 +59,9 @@ public struct GateReport {
     public func finish(_ format: Format) -> Never {
         switch format {
         case .text: Console.out(text)
-        case .markdown: rows.forEach { Console.out(Self.markdownRow($0)) }
+        case .markdown:
+            rows.forEach { Console.out(Self.markdownRow($0)) }
+            notes.forEach { Console.out("- \(tool): \(SecretMarker.redacted($0))") }
         case .json: Console.out(json)
         }
         Console.exit(exitCode)
@@ -80,7 +82,7 @@ public struct GateReport {
             let padded = row.enumerated().map { $1 + String(repeating: " ", count: widths[$0] - $1.count) }
             out += "  " + padded.joined(separator: "  ") + "\n"
         }
-        for note in notes { out += "  note: \(note)\n" }
+        for note in notes { out += "  note: \(SecretMarker.redacted(note))\n" }
         return out
     }
 

@@ -20,7 +20,8 @@ public struct HarnessCommandLine {
                             else .build/debug/remo-broker)
           --best-effort     run the broker with --hardening best-effort (automatic when not root)
           --json            print the result as one JSON object
-          --markdown        print only the result table's rows as Markdown (for ci/measure-nfr.sh)
+          --markdown        print the table's rows as Markdown, then the notes as "- " lines
+                            (ci/measure-nfr.sh stitches the tools into one table)
           --help            this text
         Exit status: 0 every gate passed, 1 a gate failed, 2 usage error.
         """
