@@ -152,7 +152,9 @@ func runLatencyBench(_ bench: BenchTarget, settings: BenchSettings, echoBinary: 
     report.metric("get_echo_ratio_p50", p50Ratio)
     report.metric("get_echo_ratio_p99", p99Ratio)
 
-    // Throughput: every CPU for both sides (one CPU cannot run 50 clients and the server).
+    // Throughput: every CPU for both sides, unpinned. Tried: server and client on separate
+    // CPUs gave 37k gets/s instead of 87-100k (echo 90k instead of 250k): on this VM a
+    // cross-CPU wake-up per request costs more than sharing a CPU.
     if pinning.enabled {
         try CPUPinning.pin(process: bench.pid, to: CPUPinning.allCPUs)
         try CPUPinning.pin(process: echo.pid, to: CPUPinning.allCPUs)
