@@ -14,12 +14,15 @@ public enum ProcReader {
         let status = KernelStatus.procStatus(pid: String(pid))
         func kib(_ key: String) -> Int? { status[key].flatMap { Int($0.split(separator: " ").first ?? "") } }
         guard let rss = kib("VmRSS"), let fds = openFDs(pid) else { return nil }
-        return ProcSample(rssKiB: rss, lockedKiB: kib("VmLck") ?? 0, threads: kib("Threads") ?? 0, fds: fds)
+        return ProcSample(rssKiB: rss, anonKiB: kib("RssAnon") ?? 0, lockedKiB: kib("VmLck") ?? 0,
+                          threads: kib("Threads") ?? 0, fds: fds)
     }
 }
 
 public struct ProcSample: Sendable {
     public let rssKiB: Int
+    /// Anonymous (private) part of the RSS; the rest is mostly the binary's own text pages.
+    public let anonKiB: Int
     public let lockedKiB: Int
     public let threads: Int
     public let fds: Int
