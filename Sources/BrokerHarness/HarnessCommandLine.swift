@@ -75,7 +75,8 @@ public struct HarnessCommandLine {
     public func int(_ name: String, default fallback: Int, in range: ClosedRange<Int> = 1...Int.max) -> Int {
         guard let text = arguments.value(name) else { return fallback }
         guard let value = Int(text), range.contains(value) else {
-            usageError("--\(name) needs an integer in \(range.lowerBound)...\(range.upperBound)")
+            usageError(range.upperBound == Int.max ? "--\(name) needs an integer ≥ \(range.lowerBound)"
+                                                   : "--\(name) needs an integer in \(range.lowerBound)...\(range.upperBound)")
         }
         return value
     }

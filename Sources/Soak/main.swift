@@ -30,6 +30,7 @@ let pushEvery = options.seconds("push-every", default: 5)
 let warmup = options.seconds("warmup", default: min(60, duration * 0.2))
 let workers = options.int("workers", default: 4, in: 1...256)
 guard warmup < duration else { options.usageError("--warmup must be shorter than --duration") }
+guard pushEvery < duration else { options.usageError("--push-every must be shorter than --duration (pushes during load are part of the gate)") }
 
 var report = GateReport(tool: "Soak")
 
