@@ -60,8 +60,8 @@ public struct GateReport {
         switch format {
         case .text: Console.out(text)
         case .markdown:
-            rows.forEach { Console.out(Self.markdownRow($0)) }
-            notes.forEach { Console.out("- \(tool): \(SecretMarker.redacted($0))") }
+            rows.forEach { Console.out(SecretMarker.redacted(Self.markdownRow($0))) }
+            notes.forEach { Console.out(SecretMarker.redacted("- \(tool): \($0)")) }
         case .json: Console.out(json)
         }
         Console.exit(exitCode)
@@ -82,8 +82,8 @@ public struct GateReport {
             let padded = row.enumerated().map { $1 + String(repeating: " ", count: widths[$0] - $1.count) }
             out += "  " + padded.joined(separator: "  ") + "\n"
         }
-        for note in notes { out += "  note: \(SecretMarker.redacted(note))\n" }
-        return out
+        for note in notes { out += "  note: \(note)\n" }
+        return SecretMarker.redacted(out)
     }
 
     public var json: String {

@@ -39,7 +39,8 @@ struct KillTally {
     var socketFailures: [String] = []
     var pushFailures: [String] = []
     var tornLines = 0
-    var badLines: [Int] = []
+    /// Numbers of lines that do not parse and are not a torn tail of an earlier round.
+    var badLines: Set<Int> = []
     var leaks: Set<String> = []
     var restart = LatencySamples()
 }
@@ -72,7 +73,7 @@ struct KillTally {
 
         // The log as the crash left it: only its very last line may be torn.
         let scan = AuditLogReader.scan(broker.auditLogPath)
-        tally.badLines += scan.badLines.filter { !tornEarlier.contains($0) }.map { _ in round }
+        tally.badLines.formUnion(scan.badLines.filter { !tornEarlier.contains($0) })
         if scan.tornLastLine {
             tally.tornLines += 1
             tornEarlier.insert(scan.lines)
@@ -100,7 +101,7 @@ struct KillTally {
     }
     try broker.stop()
     let final = AuditLogReader.scan(broker.auditLogPath)
-    let finalBad = final.badLines.filter { !tornEarlier.contains($0) }
+    let finalBad = final.badLines.filter { !tornEarlier.contains($0) && !tally.badLines.contains($0) }
     tally.leaks.formUnion(MarkerScan.filesWithMarkers(under: [broker.socketDir, broker.stateDir, broker.auditLogPath, broker.stderrPath]))
     summarize(tally, finalLog: final, finalBad: finalBad, into: &report)
 }
