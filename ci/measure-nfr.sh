@@ -80,7 +80,8 @@ if [ "$docs" = 1 ]; then
     {
         echo "# Benchmarks"
         echo
-        echo "Written by \`bash ci/measure-nfr.sh $*\` — do not edit by hand; re-run it."
+        echo "Table and notes written by \`bash ci/measure-nfr.sh $*\` (re-run it, do not edit them);"
+        echo "the sections from \"Harnesses\" on are kept across runs."
         echo "The gates are SPEC §9's *must* bounds; the aims are the stricter targets the project set"
         echo "itself. \"aim missed\" is reported, not a failure. How each figure is measured: see"
         echo "[Harnesses](#harnesses) below."
