@@ -10,7 +10,7 @@ DEB_PACKAGES := libseccomp-dev libcap-dev
 PACKAGING_PACKAGES := lintian strace man-db groff-base
 CI_FUZZ_SECONDS ?= 20
 
-.PHONY: deps build release test ci run clean deps-packaging deb fuzz leak-check
+.PHONY: deps build release test ci run clean deps-packaging deb fuzz leak-check nfr bench-tools baseline
 
 # Install the C libraries only when dpkg says they are missing.
 deps deps-packaging:
@@ -42,6 +42,22 @@ ci: test release
 	@bash ci/check-static-binary.sh $(DIST)/remo-broker
 	@$(MAKE) --no-print-directory deb leak-check
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CI_FUZZ_SECONDS)
+	@$(MAKE) --no-print-directory bench-tools baseline
+	@bash ci/measure-nfr.sh --quick --no-build
+
+# SPEC §9 gates (ci/measure-nfr.sh): NFR_FLAGS=--release for soak 1 h / killtest 100,
+# NFR_FLAGS=--write-docs to refresh docs/BENCHMARKS.md.
+nfr: release bench-tools baseline
+	@bash ci/measure-nfr.sh --no-build $(NFR_FLAGS)
+
+# The harnesses, optimised; same flags as `release` so the two share one build.
+bench-tools: deps
+	for tool in LatencyBench Soak KillTest; do $(SWIFT) build $(RELEASE_FLAGS) --product $$tool; done
+
+# The C epoll echo server LatencyBench measures beside the broker.
+baseline:
+	mkdir -p .build
+	cc -O2 -Wall -Wextra -o .build/echo-baseline ci/baseline/echo.c
 
 run: build
 	@bash ci/run-demo.sh "$$($(SWIFT) build --show-bin-path)/remo-broker"

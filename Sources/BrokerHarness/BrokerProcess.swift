@@ -39,14 +39,15 @@ public final class BrokerProcess {
         ["serve", "--socket-dir", socketDir, "--state-dir", stateDir, "--audit-log-path", auditLogPath] + extraArguments
     }
 
-    /// Starts the broker and waits until its admin socket answers `status`.
-    public func start(timeoutSeconds: Double = 10) throws {
+    /// Starts the broker and waits until its admin socket answers `status`, trying every
+    /// `pollMicroseconds` (LatencyBench polls finely to time the start-up).
+    public func start(timeoutSeconds: Double = 10, pollMicroseconds: UInt32 = 5_000) throws {
         precondition(child == nil, "already running")
         child = try ChildProcess(binary, serveArguments, stderr: .file(stderrPath))
-        try waitUntilServing(timeoutSeconds: timeoutSeconds)
+        try waitUntilServing(timeoutSeconds: timeoutSeconds, pollMicroseconds: pollMicroseconds)
     }
 
-    public func waitUntilServing(timeoutSeconds: Double) throws {
+    public func waitUntilServing(timeoutSeconds: Double, pollMicroseconds: UInt32 = 5_000) throws {
         let deadline = Monotonic.nanoseconds() + UInt64(timeoutSeconds * 1e9)
         while Monotonic.nanoseconds() < deadline {
             if let connection = try? BrokerConnection(path: adminSocket, timeoutSeconds: 2),
@@ -56,7 +57,7 @@ public final class BrokerProcess {
             if let child, let status = Self.exited(child.pid) {
                 throw HarnessError("broker exited during start-up (\(status)): \(stderrText)")
             }
-            usleep(5_000)
+            usleep(pollMicroseconds)
         }
         throw HarnessError("broker did not answer status within \(timeoutSeconds) s: \(stderrText)")
     }
@@ -175,16 +176,5 @@ public enum AuditFile {
             guard let document = try? JSONDocument(parsing: line), case .string(let span)? = document["event"] else { return nil }
             return document.string(span)
         }
-    }
-}
-
-/// /proc readings.
-public enum ProcReader {
-    public static func rssKiB(_ pid: pid_t) -> Int? {
-        KernelStatus.procStatus(pid: String(pid))["VmRSS"].flatMap { Int($0.split(separator: " ").first ?? "") }
-    }
-
-    public static func openFDs(_ pid: pid_t) -> Int? {
-        (try? FileSystem.listDirectory("/proc/\(pid)/fd"))?.count
     }
 }

@@ -1,5 +1,118 @@
 import BrokerCore
+import BrokerHarness
+import Glibc
 
-// Placeholder until the harness issue lands (see README): exit 2 so no gate mistakes it for a pass.
-Console.error("Soak: not yet implemented")
-Console.exit(2)
+// Soak: SPEC §9's "50 projects × 10 Hz mixed get/ping/info" gate, with pushes during load.
+
+let help = """
+    Soak: runs mixed get/ping/info load against N projects of a fresh remo-broker for a while,
+    pushing a new secret set every few seconds, and checks: no error, every get reply is the
+    value of a generation current during the request, audit fetch lines == gets issued, RSS
+    flat after warm-up (slope in KiB/min), open descriptors back to where they started, and
+    no secret value in the audit log, state dir or broker stderr.
+
+    Usage: Soak [options]
+      --projects N        projects registered (default 50)
+      --rate HZ           requests per second per project (default 10)
+      --duration D        load duration (default 60s; releases: 1h)
+      --push-every D      push a new generation this often during load (default 5s)
+      --warmup D          RSS samples before this are ignored (default half of --duration, at most 5m)
+      --workers N         client threads (default 4)
+    RSS is flat when the mean of the last quarter of the samples after warm-up is at most
+    1 MiB above the mean of the first quarter. (glibc malloc settles in steps while 50
+    connections churn: single samples jump by ±0.5 MiB, so neither two samples nor a slope over
+    30 s make a stable gate; the slope is reported beside it.)
+    """
+
+let options = HarnessCommandLine(tool: "Soak", help: help,
+                                 valued: ["projects", "rate", "duration", "push-every", "warmup", "workers"])
+let projectCount = options.int("projects", default: 50, in: 1...1000)
+let rate = Double(options.int("rate", default: 10, in: 1...100_000))
+let duration = options.seconds("duration", default: 60)
+let pushEvery = options.seconds("push-every", default: 5)
+let warmup = options.seconds("warmup", default: min(300, duration / 2))
+let workers = options.int("workers", default: 4, in: 1...256)
+guard warmup < duration else { options.usageError("--warmup must be shorter than --duration") }
+guard pushEvery < duration else { options.usageError("--push-every must be shorter than --duration (pushes during load are part of the gate)") }
+
+var report = GateReport(tool: "Soak")
+
+@MainActor func runSoak() throws {
+    let secrets = MarkerSet(count: 4, valueBytes: 64)
+    let broker = try BrokerProcess.launch(binary: options.brokerBinary, arguments: options.hardeningArguments)
+    guard let pid = broker.pid else { throw HarnessError("broker not running") }
+    let projects = try broker.registerProjects(count: projectCount, secrets: secrets)
+    try broker.push(secrets, generation: 1)
+    usleep(200_000)
+    let fdsBefore = ProcReader.openFDs(pid) ?? -1
+
+    var config = LoadDriver.Config(projects: projects, socketPath: { [socketDir = broker.socketDir] in socketDir + "/projects/\($0)/sock" },
+                                   adminSocket: broker.adminSocket, secrets: secrets, ratePerProject: rate)
+    config.workers = workers
+    config.pushEverySeconds = pushEvery
+    let load = LoadDriver(config, generations: GenerationClock(initial: 1))
+    let start = Monotonic.nanoseconds()
+    try load.start()
+
+    // Sample RSS and descriptors once a second while the load runs.
+    var samples: [(seconds: Double, sample: ProcSample)] = []
+    while true {
+        let elapsed = Double(Monotonic.nanoseconds() - start) / 1e9
+        guard elapsed < duration else { break }
+        guard let sample = ProcReader.sample(pid) else { throw HarnessError("broker died during the soak: \(broker.stderrText)") }
+        samples.append((elapsed, sample))
+        usleep(UInt32(min(1.0, duration - elapsed) * 1e6))
+    }
+    let totals = load.stop()
+    let elapsed = Double(Monotonic.nanoseconds() - start) / 1e9
+    usleep(300_000)
+    let fdsAfter = ProcReader.openFDs(pid) ?? -1
+    let audit = AuditLogReader.waitForFetches(broker.auditLogPath, atLeast: totals.gets)
+    let leaks = MarkerScan.filesWithMarkers(under: [broker.stateDir, broker.auditLogPath, broker.stderrPath, broker.socketDir])
+    try broker.stop()
+
+    // RSS after warm-up: slope, and growth between the means of the first and last quarter.
+    let steady = samples.filter { $0.seconds >= warmup }
+    let rss = steady.map { (seconds: $0.seconds, value: Double($0.sample.rssKiB)) }
+    let slope = Trend.slopePerMinute(rss)
+    let quarter = max(1, rss.count / 4)
+    let head = rss.prefix(quarter).map(\.value), tail = rss.suffix(quarter).map(\.value)
+    let mean = { (values: [Double]) in values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
+    let growth = mean(tail) - mean(head)
+    let flat = rss.count >= 4 && growth <= 1024
+    let peakFDs = samples.map(\.sample.fds).max() ?? 0
+
+    report.add(GateRow("soak load", "\(projectCount) projects × \(Int(rate)) Hz, \(Format.fixed(elapsed, 0)) s, "
+                       + "\(totals.requests) requests (\(totals.gets) gets), \(totals.pushes) pushes",
+                       must: "-", aim: "1 h clean", verdict: duration >= 3600 ? .pass : .info))
+    report.add(GateRow("soak errors", "\(totals.errors)", must: "0", verdict: totals.errors == 0 && totals.pushes > 0 ? .pass : .fail))
+    report.add(GateRow("audit fetch lines == gets", "\(audit.fetches) == \(totals.gets)", must: "equal, log parses",
+                       verdict: audit.fetches == totals.gets && audit.parsesCleanly && !audit.tornLastLine ? .pass : .fail))
+    report.add(GateRow("RSS after warm-up", "\(Format.mebibytes(fromKiB: Int(mean(head)))) → \(Format.mebibytes(fromKiB: Int(mean(tail)))) MiB, "
+                       + "slope \(Format.fixed(slope, 1)) KiB/min", must: "flat (≤ 1 MiB growth)", verdict: flat ? .pass : .fail))
+    report.add(GateRow("open descriptors before / after", "\(fdsBefore) / \(fdsAfter) (peak \(peakFDs))", must: "equal",
+                       verdict: fdsBefore == fdsAfter && fdsBefore > 0 ? .pass : .fail))
+    report.add(GateRow("files carrying a secret value", "\(leaks.count)", must: "0", verdict: leaks.isEmpty ? .pass : .fail))
+    for sample in totals.errorSamples { report.note("error: \(sample)") }
+    for path in leaks { report.note("secret value found in \(path)") }
+    if !audit.badLines.isEmpty { report.note("audit lines that do not parse: \(audit.badLines.prefix(10))") }
+    report.note("warm-up \(Format.fixed(warmup, 0)) s; \(rss.count) RSS samples after it; RSS growth \(Format.fixed(growth, 0)) KiB")
+    report.metric("duration_s", elapsed)
+    report.metric("requests", totals.requests)
+    report.metric("gets", totals.gets)
+    report.metric("pushes", totals.pushes)
+    report.metric("errors", totals.errors)
+    report.metric("audit_fetches", audit.fetches)
+    report.metric("rss_slope_kib_per_min", slope)
+    report.metric("rss_growth_kib", growth)
+    report.metric("rss_end_kib", tail.last ?? 0)
+    report.metric("fds_before", fdsBefore)
+    report.metric("fds_after", fdsAfter)
+}
+
+do {
+    try runSoak()
+} catch {
+    report.add(GateRow("run", "aborted: \(SecretMarker.redacted("\(error)"))", verdict: .fail))
+}
+report.finish(options.format)

@@ -45,6 +45,24 @@ import Testing
         #expect(log.snapshot == AuditStatus(path: path, degraded: false, droppedEvents: 0))
     }
 
+    @Test func aTornLastLineFromACrashIsNotGluedToTheNextEvent() throws {
+        // A broker SIGKILLed inside a write leaves a fragment without "\n"; the next start
+        // must begin its first event on a new line so that event still parses.
+        let directory = try AuditTestDirectory()
+        let path = directory.file("audit.log")
+        let fragment = Array("{\"ts\":\"2026-01-01T00:00:00.000000Z\",\"event\":\"fe".utf8)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        #expect(fragment.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == fragment.count)
+        close(fd)
+        let log = try AuditLog(path: path)
+        log.record(Support.numberedFetch(0))
+        log.close(timeoutSeconds: 5)
+        let lines = Support.lines(of: path)
+        #expect(lines.count == 2)
+        #expect(lines.first == fragment)
+        #expect((try? JSONDocument(parsing: lines.last ?? [])) != nil, "the first new event was glued to the fragment")
+    }
+
     @Test func closeFlushesAndLaterEventsAreCountedAsDropped() throws {
         let directory = try AuditTestDirectory()
         let path = directory.file("audit.log")

@@ -49,6 +49,23 @@ struct AuditFile {
         self.isRegularFile = isRegularFile
     }
 
+    /// True when the file at `path` ends inside a line: a broker killed in the middle of a
+    /// `write` left a torn last line. Checked once at start-up (before the seccomp filter,
+    /// which has no `pread64`) so the first new event starts on a line of its own instead of
+    /// being glued to the fragment.
+    static func endsInsideLine(_ path: String) -> Bool {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+        guard fd >= 0 else { return false }
+        defer { Glibc.close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size > 0 else { return false }
+        var last: UInt8 = 0
+        return pread(fd, &last, 1, info.st_size - 1) == 1 && last != UInt8(ascii: "\n")
+    }
+
+    /// The next append starts with a line break (see `endsInsideLine`).
+    mutating func startOnNewLine() { needsLineBreak = true }
+
     func close() {
         // Not retried on EINTR: Linux releases the descriptor whatever close returns.
         _ = Glibc.close(fd)

@@ -44,13 +44,16 @@ public final class AuditLog: @unchecked Sendable {
     /// Written in `init` only; `close` is the only reader and runs once (`requestStop`).
     private let thread: pthread_t
 
-    public init(path: String, queueCapacity: Int = 4096, memoryCapacity: Int = 1000) throws(SystemError) {
+    /// `coalesceMilliseconds`: how long events gather before the writer takes them (see
+    /// `AuditQueue`); 0 writes each wake-up's events at once.
+    public init(path: String, queueCapacity: Int = 4096, memoryCapacity: Int = 1000,
+                coalesceMilliseconds: Int = 5) throws(SystemError) {
         guard path.hasPrefix("/"), !path.utf8.contains(0), path.utf8.count < Int(PATH_MAX),
               queueCapacity >= 1, memoryCapacity >= 1 else {
             throw SystemError("AuditLog.init", errno: EINVAL, subject: path)
         }
         self.path = path
-        let queue = AuditQueue(capacity: queueCapacity)
+        let queue = AuditQueue(capacity: queueCapacity, coalesceNanos: Int64(max(0, coalesceMilliseconds)) * 1_000_000)
         let writer = AuditWriter(path: path, queue: queue, memoryCapacity: memoryCapacity)
         writer.openAtStart()
         self.queue = queue

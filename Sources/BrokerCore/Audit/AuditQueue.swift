@@ -23,8 +23,17 @@ struct AuditTake {
 /// already-accepted history and still lose the same number of events. (While the *file*
 /// is unwritable the ring keeps the newest events instead, as SPEC §6 asks: that ring is
 /// what an operator reads after an outage, and recent activity matters most there.)
+///
+/// Coalescing: once a line arrives, the writer lets more gather for `coalesceNanos` (or
+/// until the queue is half full) before taking them, and `push` wakes the writer only when it
+/// sleeps on an empty queue. Measured with one client doing warm `get`s on one CPU: waking
+/// the writer for every event (a futex wake, then a context switch and a `write` per line)
+/// cost ~10 µs per get, doubling its latency; batching makes that one wake-up per window.
 final class AuditQueue: @unchecked Sendable {
     let capacity: Int
+    let coalesceNanos: Int64
+    /// A lingering batch this large wakes the writer early (keeps overflow away).
+    private var highWater: Int { max(1, capacity / 2) }
 
     // pthread objects live on the heap: they must never move once initialised.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -39,10 +48,13 @@ final class AuditQueue: @unchecked Sendable {
     private var writerHasExited = false
     private var fileDegraded = false
     private var droppedTotal = 0
+    /// The writer waits for a first line: only then does `push` need to signal.
+    private var writerIdle = false
 
-    init(capacity: Int) {
+    init(capacity: Int, coalesceNanos: Int64 = 0) {
         precondition(capacity > 0, "AuditQueue capacity must be positive")
         self.capacity = capacity
+        self.coalesceNanos = coalesceNanos
         pthread_mutex_init(mutex, nil)
         // Timed waits use CLOCK_MONOTONIC so a wall-clock jump cannot stall the retry timer.
         var attributes = pthread_condattr_t()
@@ -89,10 +101,11 @@ final class AuditQueue: @unchecked Sendable {
             return false
         }
         pending.append(line)
-        // The writer only sleeps on an empty queue, so only the first line needs to wake it.
-        let wasEmpty = pending.count == 1
+        // Wake the writer when it sleeps on an empty queue, or when a coalescing batch hits
+        // the high-water mark; any other line just joins the batch.
+        let wake = (writerIdle && pending.count == 1) || pending.count == highWater
         pthread_mutex_unlock(mutex)
-        if wasEmpty { pthread_cond_signal(workAvailable) }
+        if wake { pthread_cond_signal(workAvailable) }
         return true
     }
 
@@ -128,12 +141,20 @@ final class AuditQueue: @unchecked Sendable {
     func take(into lines: inout [[UInt8]], deadlineNanos: Int64?) -> AuditTake {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
+        writerIdle = true
         if var deadline = deadlineNanos.map(AuditClock.timespec(nanos:)) {
             while pending.isEmpty && !stopRequested {
                 if pthread_cond_timedwait(workAvailable, mutex, &deadline) == ETIMEDOUT { break }
             }
         } else {
             while pending.isEmpty && !stopRequested { pthread_cond_wait(workAvailable, mutex) }
+        }
+        writerIdle = false
+        if coalesceNanos > 0 && !pending.isEmpty {
+            var until = AuditClock.timespec(nanos: AuditClock.nowNanos() + coalesceNanos)
+            while pending.count < highWater && !stopRequested {
+                if pthread_cond_timedwait(workAvailable, mutex, &until) == ETIMEDOUT { break }
+            }
         }
         swap(&pending, &lines)
         let take = AuditTake(overflowDrops: overflowDrops, firstDropTime: firstDropTime,

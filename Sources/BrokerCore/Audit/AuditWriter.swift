@@ -54,7 +54,9 @@ final class AuditWriter {
     /// is installed and `status` is right from the start. A failure starts the log degraded.
     func openAtStart() {
         do {
-            file = try AuditFile.open(path)
+            var opened = try AuditFile.open(path)
+            if AuditFile.endsInsideLine(path) { opened.startOnNewLine() }
+            file = opened
         } catch {
             enterOutage(keeping: [], because: error)
         }

@@ -105,8 +105,18 @@ public struct JSONWriter {
     public static func appendQuoted(_ value: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var runStart = 0
-        for index in 0..<value.count {
+        var index = 0
+        while index < value.count {
+            // Skip 8 plain bytes at a time: a `get` reply quotes the whole secret value, and
+            // the byte-by-byte scan was the broker's hottest function at 50-client throughput
+            // (perf: ~18% of its CPU with 1 KiB values).
+            if index + 8 <= value.count,
+               !Self.anyNeedsEscape(UnsafeRawPointer(value.baseAddress! + index).loadUnaligned(as: UInt64.self)) {
+                index += 8
+                continue
+            }
             let byte = value[index]
+            index += 1
             let escape: UInt8
             switch byte {
             case UInt8(ascii: "\""): escape = UInt8(ascii: "\"")
@@ -119,15 +129,27 @@ public struct JSONWriter {
             case 0x00..<0x20: escape = UInt8(ascii: "u")
             default: continue
             }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: value[runStart..<index]))
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: value[runStart..<(index - 1)]))
             out.append(UInt8(ascii: "\\"))
             out.append(escape)
             if escape == UInt8(ascii: "u") {
                 out.append(contentsOf: [UInt8(ascii: "0"), UInt8(ascii: "0"), hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xF)]])
             }
-            runStart = index + 1
+            runStart = index
         }
         out.append(contentsOf: UnsafeBufferPointer(rebasing: value[runStart..<value.count]))
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// Whether any of the 8 bytes in `word` is below 0x20, `"` or `\` (SWAR "has less" and
+    /// "has zero" tests; exact as an any-byte test, which is all the caller needs).
+    @inline(__always)
+    static func anyNeedsEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let control = (word &- ones &* 0x20) & ~word & highs
+        let quote = word ^ (ones &* 0x22), backslash = word ^ (ones &* 0x5C)
+        let quoteZero = (quote &- ones) & ~quote & highs
+        let backslashZero = (backslash &- ones) & ~backslash & highs
+        return control | quoteZero | backslashZero != 0
     }
 }
