@@ -26,6 +26,8 @@ import Testing
         let padding = String(repeating: "x", count: (1 << 20) - 5)
         let path = try root.write("state/leak.bin", padding + SecretMarker.value("g1_s0"))
         #expect(MarkerScan.filesWithMarkers(under: [root.path]) == [path])
+        // Planted on purpose: gone before `make test` keeps the directory for the leak gate.
+        unlink(path)
     }
 
     @Test func percentilesAreNearestRank() {
