@@ -52,7 +52,7 @@ for script in postinst prerm postrm; do
     [ "$(stat -c %a "$root/control/$script")" = 755 ] || fail "$script is not 0755"
     sh -n "$root/control/$script" || fail "$script does not parse"
     # Enabling or starting the service is the operator's decision.
-    if grep -v '^[[:space:]]*#' "$root/control/$script" | grep -Eq 'systemctl[^#]*(enable|start)|deb-systemd-helper[^#]*enable'; then
+    if grep -v '^[[:space:]]*#' "$root/control/$script" | grep -Eq 'systemctl[^#]*(enable|start)|deb-systemd-helper[^#]*enable|deb-systemd-invoke[^#]*(start|restart)'; then
         fail "$script enables or starts something"
     fi
 done

@@ -29,7 +29,7 @@ outputs_in() {
         -o -path '*/state/*' -o -path '*/log/*' -o -path '*/run/*' \) -print0
 }
 # Compiled from the test sources, which hold marker literals on purpose.
-compiled() { case $1 in *.o | *.swiftmodule | *.swiftdoc | *.swiftsourceinfo) return 0 ;; esac; [ "$(head -c4 "$1" | od -An -c | tr -d ' ')" = '177ELF' ]; }
+compiled() { case $1 in *.o | *.swiftmodule | *.swiftdoc | *.swiftsourceinfo) return 0 ;; esac; [ "$(head -c4 "$1" | od -An -c | tr -d ' ')" = '177ELF' ] && [ "$(od -An -tu2 -j16 -N2 "$1" | tr -d ' ')" != 4 ]; }  # a core dump (ET_CORE) is always scanned
 
 # --- the gate can fail ---------------------------------------------------------------
 scratch=$(mktemp -d /tmp/remo-leakcheck-XXXXXX)

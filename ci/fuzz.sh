@@ -18,10 +18,14 @@ conformance=${REMO_CONFORMANCE_DIR:-$repo/../shared/conformance}
 
 # lld: gold crashes (internal error in format_file_lineno) linking the ASan+fuzzer objects.
 start=$(date +%s)
-swift build --scratch-path .build-fuzz -c release --product RemoFuzz -Xswiftc -sanitize=fuzzer,address \
-    -Xswiftc -DREMO_FUZZING -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld 2>&1 | grep -E 'error|warning:' | sort -u || true
 fuzzer=.build-fuzz/release/RemoFuzz
-[ -x "$fuzzer" ] || { echo "fuzz: build failed" >&2; exit 1; }
+mkdir -p .build-fuzz && rm -f "$fuzzer"  # a failed build must not leave an older fuzzer to run
+if ! swift build --scratch-path .build-fuzz -c release --product RemoFuzz -Xswiftc -sanitize=fuzzer,address \
+    -Xswiftc -DREMO_FUZZING -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld > .build-fuzz/build.log 2>&1; then
+    grep -E 'error|warning:' .build-fuzz/build.log | sort -u | head -40 >&2
+    echo "fuzz: build failed (full log: .build-fuzz/build.log)" >&2; exit 1
+fi
+[ -x "$fuzzer" ] || { echo "fuzz: build produced no $fuzzer" >&2; exit 1; }
 echo "fuzz: built $fuzzer in $(( $(date +%s) - start )) s"
 
 seeds() {  # extra seed directories of a target (read, never written)

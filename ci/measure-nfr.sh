@@ -24,7 +24,7 @@ for arg in "$@"; do
     esac
 done
 
-latency_args=() soak_args=(--duration 60s) kill_args=(--rounds 20)
+latency_args=() soak_args=(--duration 60s --warmup 40s) kill_args=(--rounds 20)
 case "$mode" in
     quick) latency_args=(--quick) ;;
     release) soak_args=(--duration 1h) kill_args=(--rounds 100) ;;

@@ -6,7 +6,21 @@ import Glibc
 /// wake-ups, the least noisy figure) or on two. Applied per thread, so a running broker is
 /// pinned through every task in /proc/<pid>/task.
 public enum CPUPinning {
-    public static var onlineCPUs: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+    /// The CPUs this process may run on (a container's cpuset or offline CPUs make this differ
+    /// from 0..<online count). sched_getaffinity does not import; the raw syscall reaches it.
+    public static var allowedCPUs: [Int] {
+        var set = cpu_set_t()
+        let result = withUnsafeMutablePointer(to: &set) { pointer in
+            remo_raw_syscall(Int(remo_seccomp_syscall_number("sched_getaffinity")), 0, MemoryLayout<cpu_set_t>.size,
+                             Int(bitPattern: UnsafeMutableRawPointer(pointer)), 0, 0, 0)
+        }
+        guard result > 0 else { return [0] }
+        var cpus: [Int] = []
+        withUnsafeBytes(of: &set) { raw in
+            for cpu in 0..<(min(result, raw.count) * 8) where raw[cpu / 8] & UInt8(1 << (cpu % 8)) != 0 { cpus.append(cpu) }
+        }
+        return cpus.isEmpty ? [0] : cpus
+    }
 
     /// Pins thread `tid` (0: the calling thread) to `cpus`.
     public static func pin(thread tid: pid_t = 0, to cpus: [Int]) throws(SystemError) {
@@ -33,5 +47,5 @@ public enum CPUPinning {
         }
     }
 
-    public static var allCPUs: [Int] { Array(0..<onlineCPUs) }
+    public static var allCPUs: [Int] { allowedCPUs }
 }

@@ -20,10 +20,13 @@ struct Pinning {
     let clientCPU: Int
 
     init(_ options: HarnessCommandLine) {
-        let cpus = CPUPinning.onlineCPUs
+        let cpus = CPUPinning.allowedCPUs
         enabled = !options.arguments.has("no-pin")
-        serverCPU = options.int("cpu", default: cpus - 1, in: 0...(cpus - 1))
-        clientCPU = options.arguments.has("split") && cpus > 1 ? (serverCPU + cpus - 1) % cpus : serverCPU
+        serverCPU = options.int("cpu", default: cpus.last!, in: 0...cpus.last!)
+        guard let position = cpus.firstIndex(of: serverCPU) else {
+            options.usageError("--cpu \(serverCPU) is not one this process may use (\(cpus.map(String.init).joined(separator: ",")))")
+        }
+        clientCPU = options.arguments.has("split") && cpus.count > 1 ? cpus[(position + cpus.count - 1) % cpus.count] : serverCPU
     }
 
     var description: String {
@@ -170,7 +173,7 @@ func runLatencyBench(_ bench: BenchTarget, settings: BenchSettings, echoBinary: 
     report.add(GateRow("throughput, \(settings.clients) clients", "\(Int(brokerRate.perSecond)) gets/s (echo \(Int(echoRate.perSecond))/s)",
                        aim: "≥ 100000 gets/s", verdict: brokerRate.perSecond >= 100_000 ? .pass : .aimMissed))
     report.note("throughput: \(settings.clients) connections on one epoll client thread, 1 request in flight each, "
-                + "\(Format.fixed(settings.throughputSeconds, 1)) s after 0.5 s warm-up, unpinned (\(CPUPinning.onlineCPUs) CPUs)")
+                + "\(Format.fixed(settings.throughputSeconds, 1)) s after 0.5 s warm-up, unpinned (\(CPUPinning.allowedCPUs.count) CPUs)")
     report.metric("throughput_gets_per_s", Int(brokerRate.perSecond))
     report.metric("throughput_echo_per_s", Int(echoRate.perSecond))
     report.add(GateRow("wrong or failed replies", "\(mismatches)", must: "0", verdict: mismatches == 0 ? .pass : .fail))

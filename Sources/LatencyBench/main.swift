@@ -17,7 +17,7 @@ let help = """
       --cold-starts N       fresh brokers timed from exec to the first status reply (default 20; --quick 5)
       --clients N           concurrent connections for the throughput run (default 50)
       --throughput-seconds D  length of each throughput run (default 3s; --quick 1.5s)
-      --cpu N               CPU to pin client and server to (default: the last one)
+      --cpu N               CPU to pin client and server to (default: the last one this process may use)
       --split               pin the server to --cpu and the client to another CPU
       --no-pin              do not pin at all
       --echo PATH           the C baseline binary (default \(EchoBaseline.defaultBinary); `make baseline`)

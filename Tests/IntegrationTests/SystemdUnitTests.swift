@@ -104,6 +104,9 @@ import Testing
         #expect(unit.value("LogsDirectory").map { "/var/log/" + $0 } == FileSystem.parentDirectory(root.auditLogPath(stateDir: root.stateDir)))
         #expect(unit.value("ConfigurationDirectory").map { "/etc/" + $0 } == FileSystem.parentDirectory(root.configFile))
         #expect(unit.value("ExecStart") == "/usr/bin/remo-broker serve --config \(root.configFile)")
+        // Devcontainers bind-mount projects/<name>: systemd must not delete the socket dir on a
+        // stop or restart, or every mount would point at a removed directory (SPEC §2).
+        #expect(unit.value("RuntimeDirectoryPreserve") == "yes")
 
         // The shipped config loads (no unknown key) and, for the service user (not root),
         // still lands on the root paths the unit creates.
