@@ -7,8 +7,9 @@ import Glibc
 /// pinned through every task in /proc/<pid>/task.
 public enum CPUPinning {
     /// The CPUs this process may run on (a container's cpuset or offline CPUs make this differ
-    /// from 0..<online count). sched_getaffinity does not import; the raw syscall reaches it.
-    public static var allowedCPUs: [Int] {
+    /// from 0..<online count), read once, before anything pins the process: `allCPUs` must
+    /// undo a pinning. sched_getaffinity does not import; the raw syscall reaches it.
+    public static let allowedCPUs: [Int] = {
         var set = cpu_set_t()
         let result = withUnsafeMutablePointer(to: &set) { pointer in
             remo_raw_syscall(Int(remo_seccomp_syscall_number("sched_getaffinity")), 0, MemoryLayout<cpu_set_t>.size,
@@ -20,7 +21,7 @@ public enum CPUPinning {
             for cpu in 0..<(min(result, raw.count) * 8) where raw[cpu / 8] & UInt8(1 << (cpu % 8)) != 0 { cpus.append(cpu) }
         }
         return cpus.isEmpty ? [0] : cpus
-    }
+    }()
 
     /// Pins thread `tid` (0: the calling thread) to `cpus`.
     public static func pin(thread tid: pid_t = 0, to cpus: [Int]) throws(SystemError) {
