@@ -18,20 +18,24 @@ let help = """
       --push-every D      push a new generation this often during load (default 5s)
       --warmup D          RSS samples before this are ignored (default half of --duration, at most 5m)
       --workers N         client threads (default 4)
+      --max-rss-growth N  MiB the RSS may grow after warm-up and still count as flat (default 1)
     RSS is flat when the mean of the last quarter of the samples after warm-up is at most
-    1 MiB above the mean of the first quarter. (glibc malloc settles in steps while 50
-    connections churn: single samples jump by ±0.5 MiB, so neither two samples nor a slope over
-    30 s make a stable gate; the slope is reported beside it.)
+    --max-rss-growth above the mean of the first quarter. (glibc malloc settles in steps of
+    up to ~2 MiB while 50 connections churn: single samples jump by ±0.5 MiB, so neither two
+    samples nor a slope over 30 s make a stable gate; the slope is reported beside it. A 60 s
+    run cannot tell such a step from a small leak: the CI run allows 4 MiB and catches gross
+    leaks, the 1 h release soak at 1 MiB is the leak check.)
     """
 
 let options = HarnessCommandLine(tool: "Soak", help: help,
-                                 valued: ["projects", "rate", "duration", "push-every", "warmup", "workers"])
+                                 valued: ["projects", "rate", "duration", "push-every", "warmup", "workers", "max-rss-growth"])
 let projectCount = options.int("projects", default: 50, in: 1...1000)
 let rate = Double(options.int("rate", default: 10, in: 1...100_000))
 let duration = options.seconds("duration", default: 60)
 let pushEvery = options.seconds("push-every", default: 5)
 let warmup = options.seconds("warmup", default: min(300, duration / 2))
 let workers = options.int("workers", default: 4, in: 1...256)
+let maxGrowthMiB = options.int("max-rss-growth", default: 1, in: 1...1024)
 guard warmup < duration else { options.usageError("--warmup must be shorter than --duration") }
 guard pushEvery < duration else { options.usageError("--push-every must be shorter than --duration (pushes during load are part of the gate)") }
 
@@ -79,7 +83,7 @@ var report = GateReport(tool: "Soak")
     let head = rss.prefix(quarter).map(\.value), tail = rss.suffix(quarter).map(\.value)
     let mean = { (values: [Double]) in values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
     let growth = mean(tail) - mean(head)
-    let flat = rss.count >= 4 && growth <= 1024
+    let flat = rss.count >= 4 && growth <= Double(maxGrowthMiB * 1024)
     let peakFDs = samples.map(\.sample.fds).max() ?? 0
 
     report.add(GateRow("soak load", "\(projectCount) projects × \(Int(rate)) Hz, \(Format.fixed(elapsed, 0)) s, "
@@ -89,7 +93,7 @@ var report = GateReport(tool: "Soak")
     report.add(GateRow("audit fetch lines == gets", "\(audit.fetches) == \(totals.gets)", must: "equal, log parses",
                        verdict: audit.fetches == totals.gets && audit.parsesCleanly && !audit.tornLastLine ? .pass : .fail))
     report.add(GateRow("RSS after warm-up", "\(Format.mebibytes(fromKiB: Int(mean(head)))) → \(Format.mebibytes(fromKiB: Int(mean(tail)))) MiB, "
-                       + "slope \(Format.fixed(slope, 1)) KiB/min", must: "flat (≤ 1 MiB growth)", verdict: flat ? .pass : .fail))
+                       + "slope \(Format.fixed(slope, 1)) KiB/min", must: "flat (≤ \(maxGrowthMiB) MiB growth)", verdict: flat ? .pass : .fail))
     report.add(GateRow("open descriptors before / after", "\(fdsBefore) / \(fdsAfter) (peak \(peakFDs))", must: "equal",
                        verdict: fdsBefore == fdsAfter && fdsBefore > 0 ? .pass : .fail))
     report.add(GateRow("files carrying a secret value", "\(leaks.count)", must: "0", verdict: leaks.isEmpty ? .pass : .fail))
