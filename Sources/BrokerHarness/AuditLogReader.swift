@@ -22,34 +22,27 @@ public struct AuditLogScan: Sendable {
 public enum AuditLogReader {
     public static func scan(_ path: String) -> AuditLogScan {
         var scan = AuditLogScan()
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            if errno != ENOENT { scan.readError = "\(SystemError("open", subject: path))" }
-            return scan
-        }
-        defer { close(fd) }
         var pending: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                scan.readError = "\(SystemError("read", subject: path))"
-                return scan
-            }
-            if count == 0 { break }
-            var start = 0
-            for index in 0..<count where chunk[index] == 0x0A {
-                if pending.isEmpty {
-                    scan.take(chunk[start..<index])
-                } else {
-                    pending += chunk[start..<index]
-                    scan.take(pending[...])
-                    pending.removeAll(keepingCapacity: true)
+        do {
+            try FileSystem.readChunks(path, chunkSize: 1 << 20) { chunk in
+                var start = chunk.startIndex
+                for index in chunk.indices where chunk[index] == 0x0A {
+                    if pending.isEmpty {
+                        scan.take(chunk[start..<index])
+                    } else {
+                        pending += chunk[start..<index]
+                        scan.take(pending[...])
+                        pending.removeAll(keepingCapacity: true)
+                    }
+                    start = index + 1
                 }
-                start = index + 1
+                pending += chunk[start...]
+                return true
             }
-            pending += chunk[start..<count]
+        } catch {
+            // A missing file is an empty log.
+            if error.errno != ENOENT { scan.readError = "\(error)" }
+            return scan
         }
         if !pending.isEmpty {
             scan.lines += 1
@@ -110,19 +103,15 @@ public enum MarkerScan {
     /// Streams the file in 1 MiB chunks, keeping an overlap so a marker split across two
     /// chunks is still found.
     public static func fileCarriesMarker(_ path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
         let overlap = SecretMarker.prefix.utf8.count - 1
         var window: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { return false }
-            window += chunk[0..<count]
-            if SecretMarker.occurs(in: window) { return true }
+        var found = false
+        try? FileSystem.readChunks(path, chunkSize: 1 << 20) { chunk in
+            window += chunk
+            found = SecretMarker.occurs(in: window)
             window = Array(window.suffix(overlap))
+            return !found
         }
+        return found
     }
 }

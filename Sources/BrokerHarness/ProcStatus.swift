@@ -12,7 +12,7 @@ public enum ProcReader {
     /// RSS, locked memory, threads and open descriptors at one moment (nil once it is gone).
     public static func sample(_ pid: pid_t) -> ProcSample? {
         let status = KernelStatus.procStatus(pid: String(pid))
-        func kib(_ key: String) -> Int? { status[key].flatMap { Int($0.split(separator: " ").first ?? "") } }
+        func kib(_ field: String) -> Int? { KernelStatus.kib(field, in: status) }
         guard let rss = kib("VmRSS"), let fds = openFDs(pid) else { return nil }
         return ProcSample(rssKiB: rss, anonKiB: kib("RssAnon") ?? 0, lockedKiB: kib("VmLck") ?? 0,
                           threads: kib("Threads") ?? 0, fds: fds)

@@ -15,6 +15,11 @@ public enum KernelStatus {
         return fields
     }
 
+    /// A `... kB` field of `procStatus` (e.g. "VmLck": "4096 kB") as a number of KiB.
+    public static func kib(_ field: String, in status: [String: String]) -> Int? {
+        status[field].flatMap { Int($0.split(separator: " ").first ?? "") }
+    }
+
     /// What one thread holds. Credentials, NO_NEW_PRIVS and seccomp are per thread in Linux,
     /// so the process is only as hardened as its least hardened thread.
     public struct ThreadState: Equatable, Sendable {
@@ -57,7 +62,7 @@ public enum KernelStatus {
 
     public static func hardening() -> HardeningStatus {
         let threads = threads()
-        let lockedKiB = procStatus()["VmLck"].flatMap { Int($0.split(separator: " ").first ?? "") } ?? 0
+        let lockedKiB = kib("VmLck", in: procStatus()) ?? 0
         return HardeningStatus(
             memoryLocked: lockedKiB > 0,
             seccomp: threads.allSatisfy { $0.seccompMode == 2 },

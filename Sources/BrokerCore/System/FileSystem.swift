@@ -5,17 +5,29 @@ public enum FileSystem {
     /// Reads a whole regular file, refusing anything larger than `maxBytes` (so a hostile
     /// path cannot make the caller allocate without bound).
     public static func readFile(_ path: String, maxBytes: Int = 16 << 20) throws(SystemError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var tooLarge = false
+        try readChunks(path) { chunk in
+            guard bytes.count + chunk.count <= maxBytes else { tooLarge = true; return false }
+            bytes.append(contentsOf: chunk)
+            return true
+        }
+        if tooLarge { throw SystemError("read", errno: EFBIG, subject: path) }
+        return bytes
+    }
+
+    /// Streams `path` to `body` in chunks of up to `chunkSize` bytes until the file ends or
+    /// `body` returns false: for files too large to hold whole (a release soak's audit log).
+    public static func readChunks(_ path: String, chunkSize: Int = 64 * 1024,
+                                  _ body: (ArraySlice<UInt8>) -> Bool) throws(SystemError) {
         let fd = try retryingEINTR("open", subject: path) { open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY) }
         defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        var chunk = [UInt8](repeating: 0, count: chunkSize)
         while true {
             let count = try retryingEINTR("read", subject: path) {
                 chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             }
-            if count == 0 { return bytes }
-            guard bytes.count + count <= maxBytes else { throw SystemError("read", errno: EFBIG, subject: path) }
-            bytes.append(contentsOf: chunk[0..<count])
+            if count == 0 || !body(chunk[0..<count]) { return }
         }
     }
 
