@@ -2,7 +2,7 @@
 # Builds the libFuzzer binary (Sources/RemoFuzz, -sanitize=fuzzer,address, its own scratch
 # path .build-fuzz so the normal build is untouched) and runs every target for SECONDS.
 # Seeds: fuzz/corpus/<target> (committed) plus the conformance suites read in place
-# ($REMO_CONFORMANCE_DIR or ../shared/conformance). New inputs go to .build-fuzz/corpus,
+# ($REMO_CONFORMANCE_DIR or Tests/Fixtures/conformance). New inputs go to .build-fuzz/corpus,
 # crashes to .build-fuzz/artifacts/<target>/; any crash fails the run. A crash input, once
 # fixed, belongs in fuzz/corpus/<target>/ (FuzzCorpusTests replays it in every test run).
 #   ci/fuzz.sh 60                     # every target, 60 s each
@@ -12,7 +12,7 @@ seconds=${1:-60}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 targets=${FUZZ_TARGETS:-json toml wire manifest keyvalue}
-conformance=${REMO_CONFORMANCE_DIR:-$repo/../shared/conformance}
+conformance=${REMO_CONFORMANCE_DIR:-$repo/Tests/Fixtures/conformance}
 [ -d "$conformance/json-test-suite/test_parsing" ] && [ -d "$conformance/toml-test/tests" ] || {
     echo "fuzz: conformance suites not found in $conformance (set REMO_CONFORMANCE_DIR)" >&2; exit 1; }
 

@@ -1,15 +1,15 @@
 import BrokerCore
 import Glibc
 
-/// Locates ../shared/conformance beside the package (or $REMO_CONFORMANCE_DIR). Conformance
-/// tests must fail, never skip, when it is missing.
+/// Locates the vendored conformance cases, Tests/Fixtures/conformance (or $REMO_CONFORMANCE_DIR).
+/// Conformance tests must fail, never skip, when they are missing.
 enum Conformance {
     static var directory: String {
         if let override = getenv("REMO_CONFORMANCE_DIR") { return String(cString: override) }
         // #filePath = <root>/Tests/BrokerCoreTests/Conformance.swift
         var components = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
-        components.removeLast(3)
-        return components.joined(separator: "/") + "/../shared/conformance"
+        components.removeLast(2)
+        return components.joined(separator: "/") + "/Fixtures/conformance"
     }
 
     /// Path of `relative` under the conformance directory, or an error naming what is missing.
@@ -22,7 +22,7 @@ enum Conformance {
     struct Missing: Error, CustomStringConvertible {
         let path: String
         var description: String {
-            "conformance data not found at \(path): clone the project beside ../shared or set REMO_CONFORMANCE_DIR"
+            "conformance data not found at \(path): the repository carries it in Tests/Fixtures/conformance (or set REMO_CONFORMANCE_DIR)"
         }
     }
 }
