@@ -24,7 +24,14 @@ import Testing
             (.secretsCleared(previousCount: 10, peerUID: 0), head + [("previous_count", "number"), ("peer_uid", "number")]),
             (.projectRegistered(project: "p", allowlistSize: 2), head + project),
             (.projectUnregistered(project: "p", allowlistSize: 2), head + project),
-            (.projectReloaded(project: "p", allowlistSize: 0), head + project),
+            (.projectReloaded(project: "p", allowlistSize: 1, added: ["aws"], removed: []),
+             head + project + [("added", "array"), ("removed", "array")]),
+            (.manifestChanged(project: "p", pinnedSHA256: String(repeating: "a", count: 64), fileSHA256: nil),
+             head + [("project", "string"), ("pinned_sha256", "string"), ("file_sha256", "null")]),
+            (.manifestChanged(project: "p", pinnedSHA256: String(repeating: "a", count: 64), fileSHA256: String(repeating: "b", count: 64)),
+             head + [("project", "string"), ("pinned_sha256", "string"), ("file_sha256", "string")]),
+            (.manifestPinned(project: "p", pinnedSHA256: String(repeating: "a", count: 64), fileSHA256: String(repeating: "a", count: 64)),
+             head + [("project", "string"), ("pinned_sha256", "string"), ("file_sha256", "string")]),
             (.manifestInvalid(project: "p", error: "/x/.remo/manifest.toml:3:1: unknown key"),
              head + [("project", "string"), ("error", "string")]),
             (.peerUnexpected(project: "p", peer: peer), head + [("project", "string")] + peerFields),
@@ -51,13 +58,13 @@ import Testing
             #expect(line.event == event.name)
             #expect(line.string("ts") == "2026-11-25T12:00:00.123456Z")
         }
-        #expect(Set(catalogue.map(\.0.name)).count == 13)
+        #expect(Set(catalogue.map(\.0.name)).count == 15)
     }
 
     @Test func eventNamesAreThoseOfTheSpec() {
         let names = Set(catalogue.map(\.0.name))
         #expect(names == ["fetch", "secrets.pushed", "secrets.cleared", "project.registered",
-                          "project.unregistered", "project.reloaded", "manifest.invalid", "peer.unexpected",
+                          "project.unregistered", "project.reloaded", "manifest.changed", "manifest.pinned", "manifest.invalid", "peer.unexpected",
                           "request.invalid", "broker.started", "broker.stopping", "audit.degraded",
                           "audit.recovered"])
     }

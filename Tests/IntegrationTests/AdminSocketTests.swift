@@ -34,7 +34,8 @@ import Testing
         #expect(after["secret_count"]?.int == 2)
         #expect(isRFC3339UTC(after["secrets_loaded_at"]?.string ?? ""), "\(after)")
         let project = try #require(after.project("statp"))
-        #expect(project.keys.map(Set.init) == ["name", "socket_path", "allowlist_size", "cache_entries"])
+        #expect(project.keys.map(Set.init) == ["name", "socket_path", "allowlist_size", "cache_entries", "manifest_changed"])
+        #expect(project["manifest_changed"] == .bool(false))
         #expect(project["socket_path"]?.string == broker.projectSocket("statp"))
         #expect(project["allowlist_size"]?.int == 3)
         #expect(project["cache_entries"]?.int == 1)
@@ -72,7 +73,7 @@ import Testing
                  keys: ["ok", "socket_path"])
         expectOK(try broker.adminRequest(#"{"op":"push-creds","secrets":{"a":"\#(secret("a"))"},"source":"vault"}"#),
                  keys: ["ok", "loaded_at", "secret_count"])
-        expectOK(try broker.adminRequest(#"{"op":"reload","name":"extra","force":1}"#), keys: ["ok", "allowlist"])
+        expectOK(try broker.adminRequest(#"{"op":"reload","name":"extra","force":1}"#), keys: ["ok", "allowlist", "added", "removed"])
         expectOK(try broker.adminRequest(#"{"op":"clear-creds","why":null}"#), keys: ["ok"])
         expectOK(try broker.adminRequest(#"{"op":"unregister","name":"extra","purge":false}"#), keys: ["ok"])
     }
@@ -113,15 +114,18 @@ import Testing
 
         try broker.root.write("projects/reloader/.remo/manifest.toml", manifest("reloader", "[secrets.b]\n[secrets.c]\n"))
         let reply = try broker.adminRequest(#"{"op":"reload","name":"reloader"}"#)
-        expectOK(reply, keys: ["ok", "allowlist"])
+        expectOK(reply, keys: ["ok", "allowlist", "added", "removed"])
         #expect(reply.tree["allowlist"]?.strings == ["b", "c"])
+        #expect(reply.tree["added"]?.strings == ["b", "c"])
+        #expect(reply.tree["removed"]?.strings == ["a"])
         #expect(try broker.status().project("reloader")?["cache_entries"]?.int == 0)
         #expect(try broker.status().project("reloader")?["allowlist_size"]?.int == 2)
         // Same connection, new manifest.
         #expect(valueMatches(try connection.request(op: "get", [("name", "b")]), secret("b")), "value mismatch")
         expectError(try connection.request(op: "get", [("name", "a")]), "denied")
         #expect(try connection.request(op: "info").tree["allowlist"]?.strings == ["b", "c"])
-        #expect(broker.waitForAuditEvent { $0.event == "project.reloaded" && $0["allowlist_size"]?.int == 2 } != nil)
+        #expect(broker.waitForAuditEvent { $0.event == "project.reloaded" && $0["allowlist_size"]?.int == 2
+            && $0["added"]?.strings == ["b", "c"] && $0["removed"]?.strings == ["a"] } != nil)
     }
 
     /// SPEC §3: "A message never contains a secret value or echoes request payload bytes."

@@ -10,7 +10,7 @@ public enum ClientCommands {
         "status": (["socket-dir"], ["json"]),
         "register": (["socket-dir", "allowed-uid", "socket-gid"], ["json"]),
         "unregister": (["socket-dir"], ["json"]),
-        "reload": (["socket-dir"], ["json"]),
+        "reload": (["socket-dir"], ["json", "dry-run"]),
         "clear": (["socket-dir"], ["json"]),
         "push": (["socket-dir", "format"], ["json"]),
         "ping": (["socket"], ["json"]),
@@ -140,21 +140,23 @@ private struct Context {
             writer.endObject()
             let reply = try exchange(writer, admin: true)
             if !json { Console.out("registered \(name): \(reply.string("socket_path") ?? "?")") }
-        case "unregister", "reload":
+        case "unregister":
             try expectPositionals(1)
             let name = try positional(0, "NAME")
-            let reply = try simple(command, [("name", name)], admin: true)
-            if !json {
-                if command == "reload" {
-                    var allowlist: [String] = []
-                    if case .array(let items)? = reply.document["allowlist"] {
-                        for case .string(let span) in items { allowlist.append(reply.document.string(span)) }
-                    }
-                    Console.out("reloaded \(name): allowlist [\(allowlist.joined(separator: ", "))]")
-                } else {
-                    Console.out("unregistered \(name)")
-                }
-            }
+            _ = try simple(command, [("name", name)], admin: true)
+            if !json { Console.out("unregistered \(name)") }
+        case "reload":
+            try expectPositionals(1)
+            let name = try positional(0, "NAME")
+            let dryRun = arguments.has("dry-run")
+            var writer = JSONWriter()
+            writer.beginObject()
+            writer.field("op", "reload")
+            writer.field("name", name)
+            if dryRun { writer.field("dry_run", true) }
+            writer.endObject()
+            let reply = try exchange(writer, admin: true)
+            if !json { Console.out(StatusFormatter.formatReload(reply, project: name, dryRun: dryRun)) }
         case "clear":
             try expectPositionals(0)
             _ = try simple("clear-creds", admin: true)

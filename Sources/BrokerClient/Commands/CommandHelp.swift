@@ -13,7 +13,7 @@ public enum CommandHelp {
           status                      broker, projects, hardening and audit state
           register NAME PATH          serve project NAME from PATH (its manifest lists the secrets)
           unregister NAME             stop serving NAME and forget it
-          reload NAME                 re-read NAME's manifest
+          reload NAME [--dry-run]     re-read NAME's manifest and approve it (prints + added, - removed)
           push [FILE|-]               replace all secrets with a set: JSON object, or NAME=VALUE lines
           clear                       drop all secrets
 
@@ -44,6 +44,18 @@ public enum CommandHelp {
                 PATH must hold a manifest: .remo/manifest.toml, .devcontainer/remo-broker.toml or .remo/broker.toml.
                   --allowed-uid UID   only these uids may use the project socket (repeatable)
                   --socket-gid GID    group of the project socket (the broker's group or one of its groups)
+                The manifest is pinned: the broker keeps what you approve here, and later edits of the
+                file change nothing until `remo-broker reload NAME`.
+                """
+        case "reload":
+            return """
+                usage: remo-broker reload NAME [--dry-run] [--socket-dir DIR] [--json]
+
+                Re-reads NAME's manifest, validates it and makes it the approved (pinned) allowlist.
+                Prints the secrets it grants (+ name) and takes away (- name).
+                  --dry-run   only show what would change: nothing applied, nothing audited
+                The devcontainer can write its manifest: review what a reload grants before applying
+                it. `remo-broker status` marks projects whose file differs from what is in force.
                 """
         case "push":
             return """

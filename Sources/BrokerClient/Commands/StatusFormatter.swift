@@ -19,6 +19,9 @@ enum StatusFormatter {
                     }
                 }
                 projectLines.append("  \(text("name"))  allowlist \(text("allowlist_size")), cache \(text("cache_entries")), socket \(text("socket_path"))")
+                if document.member("manifest_changed", of: members) == .bool(true) {
+                    projectLines.append("    MANIFEST CHANGED since an admin approved it; not in force. Review: remo-broker reload \(text("name")) --dry-run")
+                }
             }
         }
         lines.append("projects:  \(projectLines.count)")
@@ -39,6 +42,25 @@ enum StatusFormatter {
             let on = member.value == .bool(true)
             return "\(document.string(member.key))=\(on ? "yes" : "no")"
         }.joined(separator: " ")
+    }
+
+    /// What a reload granted (or, with --dry-run, would grant): `+ name` / `- name` lines.
+    static func formatReload(_ reply: Reply, project: String, dryRun: Bool) -> String {
+        func names(_ key: String) -> [String] {
+            var list: [String] = []
+            if case .array(let items)? = reply.document[key] {
+                for case .string(let span) in items { list.append(reply.document.string(span)) }
+            }
+            return list
+        }
+        let allowlist = names("allowlist"), added = names("added"), removed = names("removed")
+        var lines = [dryRun ? "dry run, nothing applied: reloading \(project) would allow \(allowlist.count) secret(s)"
+                            : "reloaded \(project): \(allowlist.count) secret(s) allowed"]
+        lines += added.map { "+ \($0)" }
+        lines += removed.map { "- \($0)" }
+        if added.isEmpty && removed.isEmpty { lines.append("  (no secret added or removed)") }
+        if dryRun && !(added.isEmpty && removed.isEmpty) { lines.append("apply with: remo-broker reload \(project)") }
+        return lines.joined(separator: "\n")
     }
 
     static func formatInfo(_ reply: Reply) -> String {

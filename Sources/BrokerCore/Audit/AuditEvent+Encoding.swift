@@ -43,10 +43,23 @@ extension AuditEvent {
             writer.field("previous_count", previousCount)
             writer.key("peer_uid"); writer.int(Int64(peerUID))
         case let .projectRegistered(project, allowlistSize),
-             let .projectUnregistered(project, allowlistSize),
-             let .projectReloaded(project, allowlistSize):
+             let .projectUnregistered(project, allowlistSize):
             writer.field("project", Self.clipped(project))
             writer.field("allowlist_size", allowlistSize)
+        case let .projectReloaded(project, allowlistSize, added, removed):
+            writer.field("project", Self.clipped(project))
+            writer.field("allowlist_size", allowlistSize)
+            writer.key("added"); writer.beginArray(); added.forEach { writer.string($0) }; writer.endArray()
+            writer.key("removed"); writer.beginArray(); removed.forEach { writer.string($0) }; writer.endArray()
+        case let .manifestChanged(project, pinnedSHA256, fileSHA256):
+            writer.field("project", Self.clipped(project))
+            writer.field("pinned_sha256", pinnedSHA256)
+            writer.key("file_sha256")
+            if let fileSHA256 { writer.string(fileSHA256) } else { writer.null() }
+        case let .manifestPinned(project, pinnedSHA256, fileSHA256):
+            writer.field("project", Self.clipped(project))
+            writer.field("pinned_sha256", pinnedSHA256)
+            writer.field("file_sha256", fileSHA256)
         case let .manifestInvalid(project, error):
             writer.field("project", Self.clipped(project))
             writer.field("error", Self.clipped(error))

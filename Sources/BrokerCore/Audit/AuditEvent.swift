@@ -12,7 +12,12 @@ public enum AuditEvent: Equatable, Sendable {
     case secretsCleared(previousCount: Int, peerUID: UInt32)
     case projectRegistered(project: String, allowlistSize: Int)
     case projectUnregistered(project: String, allowlistSize: Int)
-    case projectReloaded(project: String, allowlistSize: Int)
+    case projectReloaded(project: String, allowlistSize: Int, added: [String], removed: [String])
+    /// The manifest file no longer matches what an admin approved; `fileSHA256` nil when it is
+    /// missing or unusable. Once per new file digest.
+    case manifestChanged(project: String, pinnedSHA256: String, fileSHA256: String?)
+    /// A project from a registry without pins (0.1.0) was pinned from its file at start.
+    case manifestPinned(project: String, pinnedSHA256: String, fileSHA256: String)
     case manifestInvalid(project: String, error: String)
     case peerUnexpected(project: String, peer: PeerCredentials)
     /// `socket` is `admin` or the project's name; `code` the wire error code sent back.
@@ -70,6 +75,8 @@ public enum AuditEvent: Equatable, Sendable {
         case .projectRegistered: return "project.registered"
         case .projectUnregistered: return "project.unregistered"
         case .projectReloaded: return "project.reloaded"
+        case .manifestChanged: return "manifest.changed"
+        case .manifestPinned: return "manifest.pinned"
         case .manifestInvalid: return "manifest.invalid"
         case .peerUnexpected: return "peer.unexpected"
         case .requestInvalid: return "request.invalid"

@@ -12,6 +12,12 @@ public struct ProjectCache {
             self.ttlSeconds = ttlSeconds
             self.maxEntries = maxEntries
         }
+
+        /// Each limit no higher than `ceiling`'s: a pinned manifest keeps obeying broker-wide
+        /// defaults an admin lowered after approving it.
+        public func capped(by ceiling: Limits) -> Limits {
+            Limits(ttlSeconds: min(ttlSeconds, ceiling.ttlSeconds), maxEntries: min(maxEntries, ceiling.maxEntries))
+        }
     }
 
     private struct Entry {

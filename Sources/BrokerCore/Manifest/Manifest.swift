@@ -16,11 +16,11 @@ public struct Manifest: Equatable, Sendable {
         self.description = description
         self.bindings = bindings.sorted { $0.name < $1.name }
         self.cache = cache
-        self.names = Set(bindings.map(\.name))
+        self.names = Set(bindings.map { $0.name })
     }
 
     /// Sorted secret names.
-    public var allowlist: [String] { bindings.map(\.name) }
+    public var allowlist: [String] { bindings.map { $0.name } }
 
     public func allows(_ name: String) -> Bool { names.contains(name) }
 }

@@ -1,25 +1,43 @@
 /// Finds, reads and validates a project's manifest (SPEC §4). Strict: unknown keys and
 /// tables are errors; every error names the file and, where known, line and column.
+///
+/// The manifest lives in a workspace the devcontainer can write, so it is read through
+/// `ProjectFile` (no symlink out of the project, regular files only, size and time capped),
+/// and what an admin approved is pinned by the SHA-256 of the bytes read (SPEC §3.2).
 public enum ManifestLoader {
     /// Searched in this order under the project path.
     public static let candidates = [".remo/manifest.toml", ".devcontainer/remo-broker.toml", ".remo/broker.toml"]
     static let maxFileBytes = 1 << 20
 
-    /// The first candidate that exists, or nil.
-    public static func find(projectPath: String) -> String? {
-        candidates.lazy.map { projectPath + "/" + $0 }.first { FileSystem.exists($0) }
+    /// The first candidate that is present (whatever it is), its path and bytes; a present
+    /// candidate that may not be used (symlink, FIFO, too large, ...) is `manifest_invalid`.
+    public static func read(projectPath: String) throws(ManifestError) -> (path: String, bytes: [UInt8]) {
+        for candidate in candidates {
+            let path = projectPath + "/" + candidate
+            do {
+                return (path, try ProjectFile.read(root: projectPath, relative: candidate, maxBytes: maxFileBytes))
+            } catch {
+                switch error {
+                case .missing: continue
+                case .refused(let reason): throw ManifestError(kind: .invalid, message: reason)
+                }
+            }
+        }
+        throw .notFound(projectPath)
+    }
+
+    /// SHA-256 (hex) of the file `reload` would read now, or nil when there is none or it
+    /// may not be used: what `status` and start-up compare with the pin.
+    public static func currentDigest(projectPath: String) -> String? {
+        guard let found = try? read(projectPath: projectPath) else { return nil }
+        return SHA256.hexDigest(found.bytes)
     }
 
     /// - Parameter ceiling: the broker-wide cache defaults; a manifest may only lower them.
-    public static func load(projectPath: String, project: String, ceiling: ProjectCache.Limits) throws(ManifestError) -> Manifest {
-        guard let path = find(projectPath: projectPath) else { throw .notFound(projectPath) }
-        let bytes: [UInt8]
-        do {
-            bytes = try FileSystem.readFile(path, maxBytes: maxFileBytes)
-        } catch {
-            throw .invalid(path, nil, "cannot read: \(error.errnoName)")
-        }
-        return try parse(bytes, path: path, project: project, ceiling: ceiling)
+    public static func load(projectPath: String, project: String, ceiling: ProjectCache.Limits) throws(ManifestError) -> PinnedManifest {
+        let (path, bytes) = try read(projectPath: projectPath)
+        let manifest = try parse(bytes, path: path, project: project, ceiling: ceiling)
+        return PinnedManifest(manifest: manifest, sha256: SHA256.hexDigest(bytes))
     }
 
     public static func parse(_ bytes: [UInt8], path: String, project: String, ceiling: ProjectCache.Limits) throws(ManifestError) -> Manifest {
@@ -31,5 +49,18 @@ public enum ManifestLoader {
         }
         var validator = ManifestValidator(path: path, project: project, ceiling: ceiling)
         return try validator.validate(root)
+    }
+}
+
+/// A validated manifest as an admin approved it (`register`/`reload`), with the SHA-256 of
+/// the file bytes it came from. Restored from the registry at start, never from the file.
+public struct PinnedManifest: Equatable, Sendable {
+    public let manifest: Manifest
+    /// Lowercase hex.
+    public let sha256: String
+
+    public init(manifest: Manifest, sha256: String) {
+        self.manifest = manifest
+        self.sha256 = sha256
     }
 }

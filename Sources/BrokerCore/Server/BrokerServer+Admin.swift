@@ -19,7 +19,7 @@ extension BrokerServer {
             case .status: writeStatus(to: &writer)
             case .register(let registration): try register(registration, reply: &writer)
             case .unregister(let name): try unregister(name, reply: &writer)
-            case .reload(let name): try reload(name, reply: &writer)
+            case .reload(let name, let dryRun): try reload(name, dryRun: dryRun, reply: &writer)
             case .pushCreds(let secrets): try push(secrets, buffer: buffer, peer: connection.peer, reply: &writer)
             case .clearCreds:
                 let previous = store.clear()
@@ -68,11 +68,13 @@ extension BrokerServer {
         writer.key("projects")
         writer.beginArray()
         for project in projects.values.sorted(by: { $0.name < $1.name }) {
+            checkManifestFile(of: project)
             writer.beginObject()
             writer.field("name", project.name)
             writer.field("socket_path", project.socketPath)
             writer.field("allowlist_size", project.manifest.bindings.count)
             writer.field("cache_entries", project.cache.count)
+            writer.field("manifest_changed", project.manifestFile != .matchesPin)
             writer.endObject()
         }
         writer.endArray()
@@ -101,12 +103,13 @@ extension BrokerServer {
         }
         guard projects[request.name] == nil else { throw WireError(.projectExists, "a project of that name is already registered") }
 
-        let manifest = try loadManifest(request.name, path: request.projectPath)
+        let pin = try loadManifest(request.name, path: request.projectPath)
+        let manifest = pin.manifest
         let record = ProjectRecord(name: request.name, projectPath: request.projectPath,
-                                   allowedUIDs: request.allowedUIDs, socketGID: request.socketGID)
+                                   allowedUIDs: request.allowedUIDs, socketGID: request.socketGID, pin: pin)
         let project: LiveProject
         do {
-            project = try serve(record, manifest: manifest)
+            project = try serve(record)
         } catch {
             throw WireError(.internalError, "cannot create the project socket: \(error)")
         }
@@ -138,22 +141,41 @@ extension BrokerServer {
         okReply(&writer)
     }
 
-    private func reload(_ name: String, reply writer: inout JSONWriter) throws(WireError) {
+    /// Re-reads the manifest and, unless `dryRun`, pins and applies it (registry first, so a
+    /// failed save leaves the old allowlist in force). The reply names what it grants.
+    private func reload(_ name: String, dryRun: Bool, reply writer: inout JSONWriter) throws(WireError) {
         guard let project = projects[name] else { throw WireError(.projectUnknown, "no project of that name is being served") }
-        let manifest = try loadManifest(name, path: project.record.projectPath)
-        project.manifest = manifest
-        project.cache = ProjectCache(limits: manifest.cache)
-        audit.record(.projectReloaded(project: name, allowlistSize: manifest.bindings.count))
+        let pin = try loadManifest(name, path: project.record.projectPath, audited: !dryRun)
+        let before = Set(project.manifest.allowlist)
+        let after = Set(pin.manifest.allowlist)
+        let added = after.subtracting(before).sorted()
+        let removed = before.subtracting(after).sorted()
+        if !dryRun {
+            let record = project.record.pinning(pin)
+            let previous = records[name]
+            records[name] = record
+            do {
+                try saveRegistry()
+            } catch {
+                records[name] = previous
+                throw WireError(.internalError, "cannot save the registry: \(error)")
+            }
+            apply(record, to: project)
+            audit.record(.projectReloaded(project: name, allowlistSize: pin.manifest.bindings.count, added: added, removed: removed))
+        }
         okReply(&writer) { writer in
-            writer.key("allowlist")
-            writer.beginArray()
-            manifest.allowlist.forEach { writer.string($0) }
-            writer.endArray()
+            for (key, names) in [("allowlist", pin.manifest.allowlist), ("added", added), ("removed", removed)] {
+                writer.key(key)
+                writer.beginArray()
+                names.forEach { writer.string($0) }
+                writer.endArray()
+            }
         }
     }
 
-    /// Loads and validates a manifest; a bad one is audited and becomes the reply's error.
-    func loadManifest(_ name: String, path: String) throws(WireError) -> Manifest {
+    /// Reads and validates a manifest; a bad one becomes the reply's error and, when
+    /// `audited`, a `manifest.invalid` event.
+    func loadManifest(_ name: String, path: String, audited: Bool = true) throws(WireError) -> PinnedManifest {
         do {
             return try ManifestLoader.load(projectPath: path, project: name, ceiling: config.cacheLimits)
         } catch {
@@ -161,7 +183,7 @@ extension BrokerServer {
             case .notFound:
                 throw WireError(.manifestNotFound, error.message)
             case .invalid:
-                audit.record(.manifestInvalid(project: name, error: error.message))
+                if audited { audit.record(.manifestInvalid(project: name, error: error.message)) }
                 throw WireError(.manifestInvalid, error.message)
             }
         }

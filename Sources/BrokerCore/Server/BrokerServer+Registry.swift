@@ -14,7 +14,9 @@ extension BrokerServer {
     /// The directory is created owner-only, the socket bound and given its mode and group,
     /// and only then is the directory opened to the group: no window where a client could
     /// reach a half-set-up socket.
-    func serve(_ record: ProjectRecord, manifest: Manifest) throws(SystemError) -> LiveProject {
+    /// - Precondition: `record.pin` is set (only pinned manifests are ever served).
+    func serve(_ record: ProjectRecord) throws(SystemError) -> LiveProject {
+        guard let pin = record.pin else { throw SystemError("serve", errno: EINVAL, subject: record.name) }
         let directory = config.projectSocketDir(record.name)
         let socketPath = config.projectSocketPath(record.name)
         if mkdir(directory, 0o700) != 0, errno != EEXIST { throw SystemError("mkdir", subject: directory) }
@@ -31,7 +33,7 @@ extension BrokerServer {
             let token = newToken()
             try epoll.add(fd, token: token, interest: .readable)
             let project = LiveProject(record: record, socketPath: socketPath, listenerFD: fd, listenerToken: token,
-                                      manifest: manifest,
+                                      manifest: pin.manifest, cacheCeiling: config.cacheLimits,
                                       bucket: TokenBucket(ratePerSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst,
                                                           now: Monotonic.nanoseconds()))
             sources[token] = .projectListener(record.name)
@@ -55,22 +57,63 @@ extension BrokerServer {
         rmdir(config.projectSocketDir(project.name))
     }
 
-    /// Re-registers everything in the registry file. A project whose manifest (or path) went
-    /// bad is logged, audited and skipped; the rest come back.
-    public func restoreRegistry() throws {
-        for record in try registryFile.load() {
-            records[record.name] = record
-            let manifest: Manifest
-            do throws(WireError) {
-                manifest = try loadManifest(record.name, path: record.projectPath)
-            } catch {
-                Console.error("remo-broker: not serving project \(record.name): \(error.message)")
-                continue
+    /// Makes `record` (with a new pin) the project's approved state: manifest, cache, and
+    /// the file comparison start afresh.
+    func apply(_ record: ProjectRecord, to project: LiveProject) {
+        guard let pin = record.pin else { return }
+        project.record = record
+        project.manifest = pin.manifest
+        project.cache = ProjectCache(limits: pin.manifest.cache.capped(by: config.cacheLimits))
+        project.manifestFile = .matchesPin
+        project.reportedManifestFile = .matchesPin
+    }
+
+    /// Compares the manifest file `reload` would read now with the pin; a difference shows in
+    /// `status` and is audited once per new file digest. Never changes the allowlist.
+    func checkManifestFile(of project: LiveProject) {
+        guard let pinned = project.record.pin?.sha256 else { return }
+        let digest = ManifestLoader.currentDigest(projectPath: project.record.projectPath)
+        let state: ManifestFileState = digest == pinned ? .matchesPin : .changed(digest: digest)
+        project.manifestFile = state
+        guard state != project.reportedManifestFile else { return }
+        project.reportedManifestFile = state
+        if case .changed(let fileDigest) = state {
+            audit.record(.manifestChanged(project: project.name, pinnedSHA256: pinned, fileSHA256: fileDigest))
+        }
+    }
+
+    /// Serves every project in the registry from its pinned manifest, never from the file
+    /// (SPEC §3.2). A record without a pin (registry of 0.1.0) is pinned from its file once,
+    /// audited as `manifest.pinned`; one whose file is unusable then is logged and kept
+    /// unserved. Files are only compared with the pins, never trusted.
+    public func restoreRegistry() throws(RegistryFile.Corrupt) {
+        var pinnedNow = false
+        for loaded in try registryFile.load() {
+            var record = loaded
+            if record.pin == nil {
+                do throws(WireError) {
+                    let pin = try loadManifest(record.name, path: record.projectPath)
+                    record = record.pinning(pin)
+                    pinnedNow = true
+                    audit.record(.manifestPinned(project: record.name, pinnedSHA256: pin.sha256, fileSHA256: pin.sha256))
+                } catch {
+                    records[record.name] = record
+                    Console.error("remo-broker: not serving project \(record.name): cannot pin its manifest: \(error.message)")
+                    continue
+                }
             }
+            records[record.name] = record
             do {
-                _ = try serve(record, manifest: manifest)
+                checkManifestFile(of: try serve(record))
             } catch {
                 Console.error("remo-broker: not serving project \(record.name): \(error)")
+            }
+        }
+        if pinnedNow {
+            do {
+                try saveRegistry()
+            } catch {
+                Console.error("remo-broker: cannot save the registry with the new pins (they are taken again at next start): \(error)")
             }
         }
     }

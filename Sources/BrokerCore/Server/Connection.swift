@@ -55,7 +55,7 @@ final class Connection {
 
 /// A registered project that is being served.
 final class LiveProject {
-    let record: ProjectRecord
+    var record: ProjectRecord
     let socketPath: String
     private(set) var listenerFD: Int32
     let listenerToken: UInt64
@@ -63,15 +63,19 @@ final class LiveProject {
     var cache: ProjectCache
     var bucket: TokenBucket
     var connectionCount = 0
+    /// The manifest file as last compared with the pin (`status`, start, reload).
+    var manifestFile = ManifestFileState.matchesPin
+    /// What the last `manifest.changed` event reported, so one is written per new digest.
+    var reportedManifestFile = ManifestFileState.matchesPin
 
     init(record: ProjectRecord, socketPath: String, listenerFD: Int32, listenerToken: UInt64,
-         manifest: Manifest, bucket: TokenBucket) {
+         manifest: Manifest, cacheCeiling: ProjectCache.Limits, bucket: TokenBucket) {
         self.record = record
         self.socketPath = socketPath
         self.listenerFD = listenerFD
         self.listenerToken = listenerToken
         self.manifest = manifest
-        self.cache = ProjectCache(limits: manifest.cache)
+        self.cache = ProjectCache(limits: manifest.cache.capped(by: cacheCeiling))
         self.bucket = bucket
     }
 
@@ -82,4 +86,11 @@ final class LiveProject {
         if listenerFD >= 0 { Glibc.close(listenerFD) }
         listenerFD = -1
     }
+}
+
+/// The project's manifest file compared with the pinned one (SPEC §3.2).
+enum ManifestFileState: Equatable {
+    case matchesPin
+    /// `digest` is nil when the file is missing or may not be read (symlink, FIFO, too large).
+    case changed(digest: String?)
 }

@@ -11,7 +11,7 @@ public enum AdminRequest: Equatable {
     case status
     case register(RegisterRequest)
     case unregister(name: String)
-    case reload(name: String)
+    case reload(name: String, dryRun: Bool)
     /// The `secrets` object, still in the line buffer; validated by the store.
     case pushCreds(secrets: [JSONMember])
     case clearCreds
@@ -74,7 +74,8 @@ public enum RequestDecoder {
             case "status": return .success(.status)
             case "clear-creds": return .success(.clearCreds)
             case "unregister": return .success(.unregister(name: try fields.requiredString("name")))
-            case "reload": return .success(.reload(name: try fields.requiredString("name")))
+            case "reload":
+                return .success(.reload(name: try fields.requiredString("name"), dryRun: try fields.optionalBool("dry_run") ?? false))
             case "register":
                 return .success(.register(RegisterRequest(
                     name: try fields.requiredString("name"),
@@ -107,6 +108,14 @@ private struct Fields {
         case .string(let span)?: return buffer.string(span)
         case nil: throw WireError(.invalidPayload, "missing field \"\(key)\"")
         case let other?: throw WireError(.protocolError, "field \"\(key)\" must be a string, not \(other.kindName)")
+        }
+    }
+
+    func optionalBool(_ key: String) throws(WireError) -> Bool? {
+        switch buffer.member(key, of: members) {
+        case nil: return nil
+        case .bool(let value)?: return value
+        case let other?: throw WireError(.protocolError, "field \"\(key)\" must be a boolean, not \(other.kindName)")
         }
     }
 
