@@ -11,7 +11,7 @@ set -euo pipefail
 seconds=${1:-60}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-targets=${FUZZ_TARGETS:-json toml wire manifest keyvalue}
+targets=${FUZZ_TARGETS:-json toml wire manifest keyvalue registry}
 conformance=${REMO_CONFORMANCE_DIR:-$repo/Tests/Fixtures/conformance}
 [ -d "$conformance/json-test-suite/test_parsing" ] && [ -d "$conformance/toml-test/tests" ] || {
     echo "fuzz: conformance suites not found in $conformance (set REMO_CONFORMANCE_DIR)" >&2; exit 1; }
@@ -30,7 +30,7 @@ echo "fuzz: built $fuzzer in $(( $(date +%s) - start )) s"
 
 seeds() {  # extra seed directories of a target (read, never written)
     case $1 in
-        json | wire) echo "$conformance/json-test-suite/test_parsing" ;;
+        json | wire | registry) echo "$conformance/json-test-suite/test_parsing" ;;
         toml | manifest) echo "$conformance/toml-test/tests/valid $conformance/toml-test/tests/invalid" ;;
     esac
 }

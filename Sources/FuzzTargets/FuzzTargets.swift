@@ -9,6 +9,7 @@ public enum FuzzTargets {
     /// Name → target; the name is also the corpus directory (fuzz/corpus/<name>).
     public static let all: [(name: String, run: @Sendable (UnsafeRawBufferPointer) -> Void)] = [
         ("json", json), ("toml", toml), ("wire", wire), ("manifest", manifest), ("keyvalue", keyValue),
+        ("registry", registry),
     ]
 
     public static func named(_ name: String) -> (@Sendable (UnsafeRawBufferPointer) -> Void)? {
@@ -48,6 +49,14 @@ public enum FuzzTargets {
     public static func manifest(_ data: UnsafeRawBufferPointer) {
         let ceiling = ProjectCache.Limits(ttlSeconds: 900, maxEntries: 32)
         _ = try? ManifestLoader.parse(Array(data), path: "/fuzz/project-a/.remo/manifest.toml", project: "project-a", ceiling: ceiling)
+    }
+
+    /// The registry reader (version 1 and 2, pinned manifests); what it accepts must write
+    /// back to a document it reads the same way.
+    public static func registry(_ data: UnsafeRawBufferPointer) {
+        guard let records = try? RegistryFile.decode(Array(data)) else { return }
+        let again = try? RegistryFile.decode(RegistryFile.encode(records))
+        precondition(again.map { Set($0.map { $0.name }) } == Set(records.map { $0.name }), "registry round trip lost a project")
     }
 
     /// The `KEY=VALUE` (and JSON) secret-set parser of `remo-broker push`.

@@ -60,6 +60,11 @@ import Testing
         }
         let socketMount = try #require(mounts.first { $0["target"] == "/run/remo-broker" })
         let binaryMount = try #require(mounts.first { $0["target"]?.hasSuffix("/remo-broker") == true && $0["type"] == "bind" && $0.keys.contains("readonly") })
+        // The manifest directory is read-only inside: the container cannot stage an edit for
+        // an admin's next reload (the broker ignores edits anyway; SPEC §3.2).
+        let manifestMount = try #require(mounts.first { $0["target"] == "${containerWorkspaceFolder}/.remo" })
+        #expect(manifestMount["source"] == "${localWorkspaceFolder}/.remo" && manifestMount["type"] == "bind"
+                && manifestMount.keys.contains("readonly"), "\(manifestMount)")
         let mountSource = try #require(socketMount["source"])
         #expect(mountSource.hasPrefix("/run/remo-broker/projects/"), "\(mountSource)")
         let project = FileSystem.lastComponent(mountSource)
