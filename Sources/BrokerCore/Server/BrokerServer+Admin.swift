@@ -113,28 +113,19 @@ extension BrokerServer {
         } catch {
             throw WireError(.internalError, "cannot create the project socket: \(error)")
         }
-        let previous = records[record.name]
-        records[record.name] = record
-        do {
-            try saveRegistry()
+        do throws(WireError) {
+            try commitRegistry(record.name, record)
         } catch {
-            records[record.name] = previous
             stopServing(project)
-            throw WireError(.internalError, "cannot save the registry: \(error)")
+            throw error
         }
         audit.record(.projectRegistered(project: record.name, allowlistSize: manifest.bindings.count))
         okReply(&writer) { $0.field("socket_path", project.socketPath) }
     }
 
     private func unregister(_ name: String, reply writer: inout JSONWriter) throws(WireError) {
-        guard let record = records[name] else { throw WireError(.projectUnknown, "no project of that name is registered") }
-        records[name] = nil
-        do {
-            try saveRegistry()
-        } catch {
-            records[name] = record
-            throw WireError(.internalError, "cannot save the registry: \(error)")
-        }
+        guard records[name] != nil else { throw WireError(.projectUnknown, "no project of that name is registered") }
+        try commitRegistry(name, nil)
         let allowlistSize = projects[name]?.manifest.bindings.count ?? 0
         if let project = projects[name] { stopServing(project) }
         audit.record(.projectUnregistered(project: name, allowlistSize: allowlistSize))
@@ -152,14 +143,7 @@ extension BrokerServer {
         let removed = before.subtracting(after).sorted()
         if !dryRun {
             let record = project.record.pinning(pin)
-            let previous = records[name]
-            records[name] = record
-            do {
-                try saveRegistry()
-            } catch {
-                records[name] = previous
-                throw WireError(.internalError, "cannot save the registry: \(error)")
-            }
+            try commitRegistry(name, record)
             apply(record, to: project)
             audit.record(.projectReloaded(project: name, allowlistSize: pin.manifest.bindings.count, added: added, removed: removed))
         }

@@ -9,6 +9,19 @@ extension BrokerServer {
         try registryFile.save(Array(records.values))
     }
 
+    /// Sets (or, with nil, removes) `name`'s record and saves the registry; when the save
+    /// fails the record is put back, so memory and file never disagree.
+    func commitRegistry(_ name: String, _ record: ProjectRecord?) throws(WireError) {
+        let previous = records[name]
+        records[name] = record
+        do {
+            try saveRegistry()
+        } catch {
+            records[name] = previous
+            throw WireError(.internalError, "cannot save the registry: \(error)")
+        }
+    }
+
     /// Binds `<socket dir>/projects/<name>/sock` and starts serving the project.
     ///
     /// The directory is created owner-only, the socket bound and given its mode and group,
