@@ -11,7 +11,7 @@ let package = Package(
         // C shim over libseccomp, libcap and the libc calls Swift cannot import. No policy here.
         .target(
             name: "CSeccomp",
-            linkerSettings: [.linkedLibrary("seccomp"), .linkedLibrary("cap")]
+            linkerSettings: [.linkedLibrary("seccomp"), .linkedLibrary("cap"), .linkedLibrary("m")]
         ),
         .target(name: "BrokerCore", dependencies: ["CSeccomp"]),
         .target(name: "BrokerClient", dependencies: ["BrokerCore"]),

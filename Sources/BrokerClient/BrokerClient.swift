@@ -1,5 +1,5 @@
 import BrokerCore
-import Glibc
+import CSeccomp
 
 /// A blocking client for either socket: one request line out, one reply line back.
 /// Used by the CLI, the harnesses and the tests.

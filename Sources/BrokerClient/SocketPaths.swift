@@ -1,5 +1,5 @@
 import BrokerCore
-import Glibc
+import CSeccomp
 
 /// How client commands find the broker (SPEC §8).
 public enum SocketPaths {

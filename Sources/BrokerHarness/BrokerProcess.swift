@@ -26,6 +26,7 @@ public final class BrokerProcess {
         auditLogPath = self.root.file("log/audit.log")
         stderrPath = self.root.file("broker.stderr")
         extraArguments = arguments
+        if !FileSystem.exists(self.root.file("empty-config.toml")) { _ = try self.root.write("empty-config.toml", "") }
     }
 
     deinit {
@@ -35,8 +36,11 @@ public final class BrokerProcess {
         }
     }
 
+    /// Without a `--config` of the caller's, an empty one: a broker under test never reads the
+    /// host's /etc/remo-broker/config.toml (tests run as root, where that is the default).
     public var serveArguments: [String] {
-        ["serve", "--socket-dir", socketDir, "--state-dir", stateDir, "--audit-log-path", auditLogPath] + extraArguments
+        let config = extraArguments.contains("--config") ? [] : ["--config", root.file("empty-config.toml")]
+        return ["serve", "--socket-dir", socketDir, "--state-dir", stateDir, "--audit-log-path", auditLogPath] + config + extraArguments
     }
 
     /// Starts the broker and waits until its admin socket answers `status`, trying every

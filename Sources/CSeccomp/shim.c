@@ -2,6 +2,7 @@
 #include "CSeccomp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <seccomp.h>
 #include <string.h>
 #include <sys/capability.h>
@@ -9,6 +10,28 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/vfs.h>
+
+int remo_errno(void) { return errno; }
+void remo_set_errno(int value) { errno = value; }
+
+static int saved_argc;
+static char *const *saved_argv;
+
+__attribute__((constructor)) static void remo_capture_arguments(int argc, char **argv, char **envp) {
+    (void)envp;
+    saved_argc = argc;
+    saved_argv = argv;
+}
+
+int remo_argc(void) { return saved_argc; }
+char *const *remo_argv(void) { return saved_argv; }
+
+int remo_open(const char *path, int flags, mode_t mode) { return open(path, flags, mode); }
+int remo_openat(int dirfd, const char *path, int flags, mode_t mode) { return openat(dirfd, path, flags, mode); }
+int remo_fcntl(int fd, int command, int argument) { return fcntl(fd, command, argument); }
+
+extern char **environ;
+char *const *remo_environment(void) { return environ; }
 
 void remo_seccomp_version(unsigned int *major, unsigned int *minor, unsigned int *micro) {
     const struct scmp_version *v = seccomp_version();

@@ -2,7 +2,7 @@ import BrokerClient
 import BrokerCore
 
 // Thin entry point: dispatch to the command; everything else lives in the libraries.
-let arguments = Array(CommandLine.arguments.dropFirst())
+let arguments = Array(Libc.arguments.dropFirst())
 
 switch arguments.first {
 case "--version", "version":

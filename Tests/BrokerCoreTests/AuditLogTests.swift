@@ -51,7 +51,7 @@ import Testing
         let directory = try AuditTestDirectory()
         let path = directory.file("audit.log")
         let fragment = Array("{\"ts\":\"2026-01-01T00:00:00.000000Z\",\"event\":\"fe".utf8)
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         #expect(fragment.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == fragment.count)
         close(fd)
         let log = try AuditLog(path: path)

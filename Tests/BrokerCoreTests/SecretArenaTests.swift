@@ -73,7 +73,7 @@ import Testing
         #expect(pid >= 0)
         if pid == 0 {
             // Die of the fault itself, without the Swift runtime's crash backtrace.
-            signal(SIGSEGV, SIG_DFL)
+            signal(SIGSEGV, Glibc.SIG_DFL)
             let byte = target.load(as: UInt8.self)
             _exit(Int32(byte & 1))  // unreachable when the guard page works
         }

@@ -1,5 +1,5 @@
 import BrokerCore
-import Glibc
+import CSeccomp
 
 /// `audit [--tail] [--since DURATION|RFC3339] [--project P] [--decision allow|deny] [--json]`:
 /// reads the audit log as an aligned table (or raw lines with --json). A torn or foreign line
@@ -107,7 +107,7 @@ struct AuditReader {
     init(path: String) { self.path = path }
 
     mutating func open() -> Bool {
-        fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        fd = Libc.open(path, O_RDONLY | O_CLOEXEC)
         return fd >= 0
     }
 

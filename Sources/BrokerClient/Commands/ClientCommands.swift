@@ -1,5 +1,5 @@
 import BrokerCore
-import Glibc
+import CSeccomp
 
 /// The client side of the CLI: status, register, unregister, reload, clear, push, ping,
 /// info, get. Exit codes: 0 ok, 1 the broker refused (its error code is on stderr),

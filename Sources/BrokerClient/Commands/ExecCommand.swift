@@ -1,5 +1,5 @@
 import BrokerCore
-import Glibc
+import CSeccomp
 
 /// `exec [--retry-seconds 15] [--allow-disk-files] [--socket PATH] -- CMD [ARG...]`: the
 /// devcontainer entrypoint. Fetches every binding of the project's manifest (one connection,

@@ -1,6 +1,5 @@
 import BrokerCore
 import CSeccomp
-import Glibc
 
 /// Puts fetched secrets where the manifest says: environment variables, or files rendered
 /// from a template and written atomically onto a memory-backed filesystem.
@@ -169,7 +168,7 @@ struct Delivery {
         }
         let temp = "\(directory)/.\(FileSystem.lastComponent(path)).remo-\(getpid())"
         unlink(temp)
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
+        let fd = Libc.open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
         guard fd >= 0 else {
             throw CommandFailure(message: "\(secret): cannot create \(temp): \(SystemError("open").errnoName)", exitCode: 1)
         }

@@ -1,6 +1,5 @@
 import BrokerCore
 import CSeccomp
-import Glibc
 
 /// `watch (--file PATH | --command "CMD") [--debounce-ms 200] [--format json|env]`: the
 /// sidecar pusher. Pushes on start, on every change of the file (inotify on its directory,

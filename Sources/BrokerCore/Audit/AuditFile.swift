@@ -1,4 +1,4 @@
-import Glibc
+import CSeccomp
 
 /// The open audit file, owned by the writer thread. Appends whole lines with one `write`
 /// per batch where the kernel allows, and tells whether `path` still names this file
@@ -19,22 +19,22 @@ struct AuditFile {
     static func open(_ path: String) throws(SystemError) -> AuditFile {
         // O_NONBLOCK only so that opening a FIFO cannot hang; it is cleared below.
         let fd = try retryingEINTR("open", subject: path) {
-            Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0o600)
+            Libc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0o600)
         }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
             let error = SystemError("fstat", subject: path)
-            Glibc.close(fd)
+            Libc.close(fd)
             throw error
         }
         let type = info.st_mode & S_IFMT
         guard type == S_IFREG || type == S_IFCHR else {
-            Glibc.close(fd)
+            Libc.close(fd)
             throw SystemError("open (not a regular file)", errno: EINVAL, subject: path)
         }
         guard fcntl(fd, F_SETFL, O_APPEND) == 0 else {
             let error = SystemError("fcntl(F_SETFL)", subject: path)
-            Glibc.close(fd)
+            Libc.close(fd)
             throw error
         }
         return AuditFile(path: path, fd: fd, device: UInt64(info.st_dev), inode: UInt64(info.st_ino),
@@ -54,9 +54,9 @@ struct AuditFile {
     /// which has no `pread64`) so the first new event starts on a line of its own instead of
     /// being glued to the fragment.
     static func endsInsideLine(_ path: String) -> Bool {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+        let fd = Libc.open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
         guard fd >= 0 else { return false }
-        defer { Glibc.close(fd) }
+        defer { Libc.close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size > 0 else { return false }
         var last: UInt8 = 0
@@ -68,7 +68,7 @@ struct AuditFile {
 
     func close() {
         // Not retried on EINTR: Linux releases the descriptor whatever close returns.
-        _ = Glibc.close(fd)
+        _ = Libc.close(fd)
     }
 
     /// False once `path` is gone or names another file (rotated away, replaced); true if it
@@ -95,7 +95,7 @@ struct AuditFile {
         buffer.withUnsafeBytes { raw in
             guard let base = raw.baseAddress else { return }
             while offset < raw.count {
-                let count = Glibc.write(fd, base + offset, raw.count - offset)
+                let count = Libc.write(fd, base + offset, raw.count - offset)
                 if count > 0 {
                     offset += count
                 } else if count < 0 && errno == EINTR {

@@ -1,4 +1,4 @@
-import Glibc
+import CSeccomp
 
 // The append-only audit log of SPEC §6: `record` encodes and enqueues on the caller's thread
 // and never touches the disk; one writer thread drains the queue into the file.

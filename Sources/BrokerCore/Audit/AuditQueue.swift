@@ -1,4 +1,4 @@
-import Glibc
+import CSeccomp
 
 /// What the writer receives from one `AuditQueue.take`.
 struct AuditTake {
@@ -182,7 +182,7 @@ final class AuditQueue: @unchecked Sendable {
 /// CLOCK_MONOTONIC in nanoseconds, for retry timers and deadlines (never for timestamps).
 enum AuditClock {
     static func nowNanos() -> Int64 {
-        var spec = Glibc.timespec()
+        var spec = CTimespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)
         return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
     }
@@ -192,7 +192,7 @@ enum AuditClock {
         return seconds >= 1e9 ? Int64(1e18) : Int64(seconds * 1e9)
     }
 
-    static func timespec(nanos: Int64) -> Glibc.timespec {
-        Glibc.timespec(tv_sec: Int(nanos / 1_000_000_000), tv_nsec: Int(nanos % 1_000_000_000))
+    static func timespec(nanos: Int64) -> CTimespec {
+        CTimespec(tv_sec: Int(nanos / 1_000_000_000), tv_nsec: Int(nanos % 1_000_000_000))
     }
 }

@@ -1,4 +1,4 @@
-import Glibc
+import CSeccomp
 
 /// The writer thread's half of the audit log. Apart from `openAtStart` (called by
 /// `AuditLog.init` before the thread exists) everything here runs on that one thread, so

@@ -1,4 +1,4 @@
-import Glibc
+import CSeccomp
 
 /// Everything `serve` is configured with. Built once (defaults < file < flags), then
 /// immutable. The keys, their defaults and their help live in one table: `ConfigKeys.all`.

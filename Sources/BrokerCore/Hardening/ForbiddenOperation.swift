@@ -1,6 +1,5 @@
 #if DEBUG
 import CSeccomp
-import Glibc
 
 /// Debug builds only (`serve --debug-attempt OP`, absent from release builds): once every
 /// hardening step is done, the daemon attempts one operation so the tests can watch the
@@ -32,17 +31,17 @@ public enum ForbiddenOperation: String, CaseIterable, Sendable {
             outcome = fd >= 0 ? "succeeded" : "failed: \(SystemError("socket").errnoName)"
         case .execve:
             let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
-            let result = Glibc.execve("/bin/true", argv, environ)
+            let result = Libc.execve("/bin/true", argv, environ)
             outcome = result == 0 ? "succeeded" : "failed: \(SystemError("execve").errnoName)"
         case .fork:
-            let pid = Glibc.fork()
+            let pid = Libc.fork()
             if pid == 0 { _exit(0) }
             outcome = pid > 0 ? "succeeded (pid \(pid))" : "failed: \(SystemError("fork").errnoName)"
         case .ptrace:
             let result = remo_raw_syscall(Int(remo_seccomp_syscall_number("ptrace")), 0 /* PTRACE_TRACEME */, 0, 0, 0, 0, 0)
             outcome = result == 0 ? "succeeded" : "failed: \(SystemError("ptrace").errnoName)"
         case .mount:
-            let result = Glibc.mount("none", "/nonexistent-remo-broker-probe", "tmpfs", 0, nil)
+            let result = Libc.mount("none", "/nonexistent-remo-broker-probe", "tmpfs", 0, nil)
             outcome = result == 0 ? "succeeded" : "failed: \(SystemError("mount").errnoName)"
         case .setuid:
             // The raw syscall: glibc's setuid() first signals every other thread (tgkill).

@@ -1,5 +1,4 @@
 import CSeccomp
-import Glibc
 
 /// The hardening steps of SPEC §7, each named, run in the daemon's order:
 ///
@@ -150,7 +149,7 @@ public struct Hardening {
     /// PR_SET_DUMPABLE=0 mean no core file. Fatal-error messages are still printed (the
     /// runtime writes them before it traps).
     public mutating func installSeccomp(_ action: BrokerConfig.SeccompAction) throws(Failure) {
-        for signal in Self.crashSignals { _ = Glibc.signal(signal, SIG_DFL) }
+        for signal in Self.crashSignals { _ = Libc.signal(signal, SIG_DFL) }
         let installed = try step("seccomp filter") { () throws(SystemError) in
             try SeccompFilter.install(otherwise: action)
         }

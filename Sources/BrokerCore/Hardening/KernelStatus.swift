@@ -1,5 +1,4 @@
 import CSeccomp
-import Glibc
 
 /// Reads back from the kernel what protection is in force for this process.
 public enum KernelStatus {

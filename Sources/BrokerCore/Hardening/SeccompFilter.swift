@@ -1,5 +1,4 @@
 import CSeccomp
-import Glibc
 
 /// Builds the seccomp filter from `SyscallAllowlist` with libseccomp and loads it.
 public enum SeccompFilter {

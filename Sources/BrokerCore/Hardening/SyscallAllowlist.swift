@@ -1,4 +1,4 @@
-import Glibc
+import CSeccomp
 
 /// One row of the seccomp policy: a syscall the filter lets through (or answers with an
 /// errno), under which argument conditions, and why the broker needs it.

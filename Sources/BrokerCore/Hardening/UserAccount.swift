@@ -1,4 +1,4 @@
-import Glibc
+import CSeccomp
 
 /// The account `serve` switches to (`user = "NAME"`, `"UID"`, `"NAME:GROUP"`, `"UID:GID"`).
 ///

@@ -1,4 +1,4 @@
-import Glibc
+import CSeccomp
 
 /// Read access to the values of a parsed JSON text, over the buffer it was parsed from.
 public struct JSONBuffer {

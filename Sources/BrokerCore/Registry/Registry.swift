@@ -1,4 +1,4 @@
-import Glibc
+import CSeccomp
 
 /// One registered project as persisted: never secrets, only where the project lives, who
 /// may connect, and the manifest an admin approved (SPEC §3.2).

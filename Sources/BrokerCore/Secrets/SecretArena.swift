@@ -1,5 +1,4 @@
 import CSeccomp
-import Glibc
 
 public enum SecretArenaError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidCapacity(Int)

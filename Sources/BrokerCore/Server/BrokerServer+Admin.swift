@@ -1,4 +1,4 @@
-import Glibc
+import CSeccomp
 
 /// Control plane: the admin socket's ops (SPEC §3.2).
 extension BrokerServer {

@@ -1,4 +1,4 @@
-import Glibc
+import CSeccomp
 
 /// Handing what a root broker created over to the configured `user` before the switch.
 extension BrokerServer {

@@ -1,4 +1,4 @@
-import Glibc
+import CSeccomp
 
 /// Project sockets and the registry file: binding, unbinding, restoring at start.
 extension BrokerServer {
@@ -53,7 +53,7 @@ extension BrokerServer {
             projects[record.name] = project
             return project
         } catch {
-            Glibc.close(fd)
+            Libc.close(fd)
             unlink(socketPath)
             rmdir(directory)
             throw error

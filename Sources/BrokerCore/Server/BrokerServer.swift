@@ -1,5 +1,4 @@
 import CSeccomp
-import Glibc
 
 /// The serving loop: one thread, epoll over non-blocking AF_UNIX sockets.
 ///
@@ -163,7 +162,7 @@ public final class BrokerServer {
         state = .draining(deadline: deadline, reason: reason)
         Console.error("remo-broker: \(reason) received, draining (up to \(config.shutdownDrainSeconds) s)")
         if adminListenerFD >= 0 {
-            Glibc.close(adminListenerFD)
+            Libc.close(adminListenerFD)
             adminListenerFD = -1
             unlink(config.adminSocketPath)
         }
@@ -206,14 +205,14 @@ public final class BrokerServer {
             return refuse(fd, "project \(project.name) is at max_connections_per_project (\(config.maxConnectionsPerProject))")
         }
         guard let peer = try? PeerCredentials.of(socket: fd) else {
-            Glibc.close(fd)
+            Libc.close(fd)
             return
         }
         let connection = Connection(token: newToken(), fd: fd, endpoint: endpoint, peer: peer, now: Monotonic.nanoseconds())
         do {
             try epoll.add(fd, token: connection.token, interest: .readable)
         } catch {
-            Glibc.close(fd)
+            Libc.close(fd)
             return
         }
         sources[connection.token] = .connection(connection)
@@ -234,12 +233,12 @@ public final class BrokerServer {
         WireError(.tooManyConnections, message).write(to: &writer)
         writer.bytes.append(0x0A)
         _ = writer.bytes.withUnsafeBufferPointer { try? UnixSocket.send(fd, $0) }
-        Glibc.close(fd)
+        Libc.close(fd)
     }
 
     func close(_ connection: Connection) {
         guard sources.removeValue(forKey: connection.token) != nil else { return }
-        Glibc.close(connection.fd)
+        Libc.close(connection.fd)
         connection.input.clear()
         connection.output.clear()
         connectionCount -= 1

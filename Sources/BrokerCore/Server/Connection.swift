@@ -1,4 +1,4 @@
-import Glibc
+import CSeccomp
 
 /// One accepted client connection and its buffers.
 final class Connection {
@@ -83,7 +83,7 @@ final class LiveProject {
 
     /// Stops accepting (idempotent: the fd number may be reused once closed).
     func closeListener() {
-        if listenerFD >= 0 { Glibc.close(listenerFD) }
+        if listenerFD >= 0 { Libc.close(listenerFD) }
         listenerFD = -1
     }
 }

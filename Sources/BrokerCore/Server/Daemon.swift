@@ -1,5 +1,4 @@
 import CSeccomp
-import Glibc
 
 /// `remo-broker serve`: the ordered start of SPEC §7, the serving loop, the orderly stop.
 public enum Daemon {

@@ -1,4 +1,4 @@
-import Glibc
+import CSeccomp
 
 /// A child process started with posix_spawn. Used by client tools (`watch --command`), the
 /// harnesses and tests; never by the daemon, whose seccomp filter forbids new processes.

@@ -1,4 +1,4 @@
-import Glibc
+import CSeccomp
 
 /// Line-at-a-time output to the standard streams with write(2): nothing sits in a stdio
 /// buffer when the process dies, and no global `FILE*` is touched (not concurrency-safe).
@@ -14,7 +14,7 @@ public enum Console {
     public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) {
         var offset = 0
         while offset < bytes.count {
-            let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            let written = Libc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
                 return
@@ -23,5 +23,5 @@ public enum Console {
         }
     }
 
-    public static func exit(_ code: Int32) -> Never { Glibc.exit(code) }
+    public static func exit(_ code: Int32) -> Never { Libc.exit(code) }
 }

@@ -1,4 +1,4 @@
-import Glibc
+import CSeccomp
 
 /// The process's own ids.
 public enum Credentials {

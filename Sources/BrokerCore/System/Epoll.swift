@@ -1,5 +1,4 @@
 import CSeccomp
-import Glibc
 
 /// epoll with a 64-bit token per registered fd.
 public final class Epoll {

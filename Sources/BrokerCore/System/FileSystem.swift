@@ -1,4 +1,4 @@
-import Glibc
+import CSeccomp
 
 /// File operations the broker and its tools need, as thin wrappers over the syscalls.
 public enum FileSystem {
@@ -60,7 +60,7 @@ extension FileSystem {
             var offset = 0
             while offset < bytes.count {
                 let written = try retryingEINTR("write", subject: temp) {
-                    bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+                    bytes.withUnsafeBytes { Libc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
                 }
                 offset += written
             }

@@ -1,4 +1,4 @@
-import Glibc
+import CSeccomp
 
 /// CLOCK_MONOTONIC in nanoseconds: for timeouts, TTLs, rate limits and latencies.
 public enum Monotonic {

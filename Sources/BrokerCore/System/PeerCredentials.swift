@@ -1,5 +1,4 @@
 import CSeccomp
-import Glibc
 
 /// The other end of a Unix socket, as the kernel reports it (SO_PEERCRED) at connect time.
 public struct PeerCredentials: Equatable, Sendable {

@@ -1,4 +1,4 @@
-import Glibc
+import CSeccomp
 
 /// Reads a file inside a directory a tenant controls (the project workspace, which its
 /// devcontainer can write): SPEC §13 "files a project controls".
@@ -89,7 +89,7 @@ public enum ProjectFile {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
         while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            let count = chunk.withUnsafeMutableBytes { Libc.read(fd, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR || errno == EAGAIN {
                     if Monotonic.nanoseconds() > deadline { throw .refused("\(path): reading timed out") }

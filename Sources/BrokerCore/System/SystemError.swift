@@ -1,4 +1,4 @@
-import Glibc
+import CSeccomp
 
 /// A failed system call: which call, on what (a path or fd, never data), and errno.
 public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -6,7 +6,7 @@ public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
     public let errno: Int32
     public let subject: String?
 
-    public init(_ call: String, errno: Int32 = Glibc.errno, subject: String? = nil) {
+    public init(_ call: String, errno: Int32 = Libc.errno, subject: String? = nil) {
         self.call = call
         self.errno = errno
         self.subject = subject

@@ -1,4 +1,4 @@
-import Glibc
+import CSeccomp
 
 /// sd_notify without libsystemd: one datagram to $NOTIFY_SOCKET ("@" = abstract namespace).
 public enum SystemdNotify {

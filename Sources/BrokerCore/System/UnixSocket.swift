@@ -1,5 +1,4 @@
 import CSeccomp
-import Glibc
 
 /// AF_UNIX stream sockets: the only kind the broker opens.
 public enum UnixSocket {
@@ -35,7 +34,7 @@ public enum UnixSocket {
             let bound = try withAddress(path) { bind(fd, $0, $1) }
             guard bound == 0 else { throw SystemError("bind", subject: path) }
             guard chmod(path, mode) == 0 else { throw SystemError("chmod", subject: path) }
-            guard Glibc.listen(fd, backlog) == 0 else { throw SystemError("listen", subject: path) }
+            guard Libc.listen(fd, backlog) == 0 else { throw SystemError("listen", subject: path) }
             return fd
         } catch {
             close(fd)
@@ -79,7 +78,7 @@ public enum UnixSocket {
     /// A blocking connection to `path` (clients).
     public static func connect(to path: String) throws(SystemError) -> Int32 {
         let fd = try retryingEINTR("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
-        let result = try withAddress(path) { Glibc.connect(fd, $0, $1) }
+        let result = try withAddress(path) { Libc.connect(fd, $0, $1) }
         guard result == 0 else {
             let error = SystemError("connect", subject: path)
             close(fd)
@@ -112,7 +111,7 @@ public enum UnixSocket {
     /// send without SIGPIPE.
     public static func send(_ fd: Int32, _ bytes: UnsafeBufferPointer<UInt8>) throws(SystemError) -> IOResult {
         while true {
-            let count = Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+            let count = Libc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
             if count >= 0 { return .transferred(count) }
             switch errno {
             case EINTR: continue

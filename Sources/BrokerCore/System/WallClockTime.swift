@@ -1,4 +1,4 @@
-import Glibc
+import CSeccomp
 
 /// A point in wall-clock time (CLOCK_REALTIME), formatted as RFC 3339 UTC without Foundation:
 /// `2026-11-25T12:00:00Z` (`loaded_at`) or `2026-11-25T12:00:00.123456Z` (audit `ts`).

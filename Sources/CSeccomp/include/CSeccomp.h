@@ -9,9 +9,51 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-// Linux headers Swift's Glibc module does not cover; importing CSeccomp makes them visible.
+// The C library for the product modules. Embedded Swift has no Glibc module, so every
+// product file imports CSeccomp instead, in both build modes; these are the headers they use.
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+// Linux headers Swift's Glibc module does not cover.
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+
+/// errno of the calling thread (a macro over __errno_location(), which Swift cannot import).
+int remo_errno(void);
+void remo_set_errno(int value);
+
+/// The process's argc/argv, captured before main by an init_array constructor (glibc passes
+/// them to constructors, static binaries included): Embedded Swift has no CommandLine.
+int remo_argc(void);
+char *const *remo_argv(void);
+
+/// open/openat/fcntl with their optional argument always passed: Swift cannot call C
+/// variadic functions (Glibc's Swift module wraps them; Embedded Swift has no such module).
+int remo_open(const char *path, int flags, mode_t mode);
+int remo_openat(int dirfd, const char *path, int flags, mode_t mode);
+int remo_fcntl(int fd, int command, int argument);
+
+/// The environment (the C global `environ`, which Swift cannot import without _GNU_SOURCE).
+char *const *remo_environment(void);
 
 /// libseccomp's runtime version (seccomp_version()), e.g. 2.5.4. Never fails.
 void remo_seccomp_version(unsigned int *major, unsigned int *minor, unsigned int *micro);
