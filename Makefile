@@ -5,12 +5,16 @@ SHELL := /bin/bash
 SWIFT ?= swift
 DIST := dist
 RELEASE_FLAGS := -c release --static-swift-stdlib -Xswiftc -static-executable
+# The shipped binary is Embedded Swift (DESIGN.md §2): the toolchain's embedded stdlib for this
+# target, chosen through REMO_EMBEDDED (read by Package.swift), in a build dir of its own.
+EMBEDDED_LIBS ?= $(realpath $(dir $(realpath $(shell command -v $(SWIFT))))../lib/swift/embedded/x86_64-unknown-linux-gnu)
+EMBEDDED_FLAGS := --scratch-path .build-embedded -c release
 DEB_PACKAGES := libseccomp-dev libcap-dev
 # Release gates only: lintian for the .deb, strace for the unit's syscall check, groff/man for the man page.
 PACKAGING_PACKAGES := lintian strace man-db groff-base
 CI_FUZZ_SECONDS ?= 20
 
-.PHONY: deps build release test ci run clean deps-packaging deb fuzz leak-check nfr bench-tools baseline
+.PHONY: deps build release release-full test test-embedded parity ci run clean deps-packaging deb fuzz leak-check nfr bench-tools baseline
 
 # Install the C libraries only when dpkg says they are missing.
 deps deps-packaging:
@@ -24,12 +28,20 @@ deps deps-packaging:
 build: deps
 	$(SWIFT) build
 
-# Fully static, stripped binary in dist/.
+# The shipped binary: Embedded Swift, fully static (glibc, libseccomp, libcap), stripped, in dist/.
 release: deps
-	$(SWIFT) build $(RELEASE_FLAGS) --product remo-broker
+	@[ -f "$(EMBEDDED_LIBS)/libswiftUnicodeDataTables.a" ] || { echo "no Embedded Swift stdlib for x86_64-unknown-linux-gnu under '$(EMBEDDED_LIBS)' (set EMBEDDED_LIBS)" >&2; exit 1; }
+	REMO_EMBEDDED=$(EMBEDDED_LIBS) $(SWIFT) build $(EMBEDDED_FLAGS) --product remo-broker
 	mkdir -p $(DIST)
-	cp "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/remo-broker" $(DIST)/remo-broker
+	cp "$$(REMO_EMBEDDED=$(EMBEDDED_LIBS) $(SWIFT) build $(EMBEDDED_FLAGS) --show-bin-path)/remo-broker" $(DIST)/remo-broker
 	strip $(DIST)/remo-broker
+
+# The same product on the full Swift runtime (static), only to measure against: dist/full/.
+release-full: deps
+	$(SWIFT) build $(RELEASE_FLAGS) --product remo-broker
+	mkdir -p $(DIST)/full
+	cp "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/remo-broker" $(DIST)/full/remo-broker
+	strip $(DIST)/full/remo-broker
 
 # Output is kept in .build/test-logs and the tests' temp dirs under .build/test-keep for the leak gate.
 test: deps deps-packaging
@@ -37,8 +49,18 @@ test: deps deps-packaging
 	mkdir -p .build/test-logs && rm -rf .build/test-keep
 	REMO_TEST_KEEP_DIR=$(CURDIR)/.build/test-keep $(SWIFT) test --skip-build 2>&1 | tee .build/test-logs/swift-test.log
 
-# CI: every test, the static release build, and the cheap gates on it.
-ci: test release
+# The integration suite again, against the shipped Embedded binary (after `make test`).
+test-embedded: release
+	mkdir -p .build/test-logs && rm -rf .build/test-keep/embedded
+	REMO_BROKER_BINARY=$(CURDIR)/$(DIST)/remo-broker REMO_TEST_KEEP_DIR=$(CURDIR)/.build/test-keep/embedded \
+		$(SWIFT) test --skip-build --filter IntegrationTests 2>&1 | tee .build/test-logs/swift-test-embedded.log
+
+# Byte-for-byte: the Embedded binary says what the full-Swift debug build says.
+parity: release
+	bash ci/check-parity.sh "$$($(SWIFT) build --show-bin-path)/remo-broker" $(DIST)/remo-broker
+
+# CI: every test (also against the Embedded binary), the static release build, and the cheap gates on it.
+ci: test release test-embedded parity
 	@bash ci/check-static-binary.sh $(DIST)/remo-broker
 	@$(MAKE) --no-print-directory deb leak-check
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CI_FUZZ_SECONDS)
@@ -76,4 +98,4 @@ leak-check:
 	bash ci/check-leaks.sh
 
 clean:
-	rm -rf .build .build-fuzz $(DIST)
+	rm -rf .build .build-fuzz .build-embedded $(DIST)

@@ -2,6 +2,23 @@
 import PackageDescription
 
 // No third-party dependencies: binary size and attack surface are release gates (DESIGN.md §2).
+//
+// REMO_EMBEDDED=<dir of the toolchain's embedded x86_64-unknown-linux-gnu libraries> builds the
+// product modules in Embedded Swift for the shipped static binary (`make release`). It is an
+// environment variable, not a package trait, so the flag never leaks into the full-Swift
+// build that the tests, harnesses and fuzzers use (XCTest and Swift Testing cannot import an
+// Embedded module).
+let embeddedLibraries = Context.environment["REMO_EMBEDDED"].flatMap { $0.isEmpty ? nil : $0 }
+
+let productSwiftSettings: [SwiftSetting] = embeddedLibraries == nil ? [] : [
+    .enableExperimentalFeature("Embedded"),
+    .unsafeFlags(["-wmo", "-Osize", "-Xfrontend", "-function-sections"]),
+]
+let productLinkerSettings: [LinkerSetting] = embeddedLibraries.map { libraries in
+    [.unsafeFlags(["-Xlinker", libraries + "/libswiftUnicodeDataTables.a",
+                   "-lseccomp", "-lcap", "-lm", "-Xlinker", "--gc-sections", "-Xclang-linker", "-static"])]
+} ?? []
+
 let package = Package(
     name: "remo-broker",
     products: [
@@ -13,9 +30,10 @@ let package = Package(
             name: "CSeccomp",
             linkerSettings: [.linkedLibrary("seccomp"), .linkedLibrary("cap"), .linkedLibrary("m")]
         ),
-        .target(name: "BrokerCore", dependencies: ["CSeccomp"]),
-        .target(name: "BrokerClient", dependencies: ["BrokerCore"]),
-        .executableTarget(name: "remo-broker", dependencies: ["BrokerCore", "BrokerClient"]),
+        .target(name: "BrokerCore", dependencies: ["CSeccomp"], swiftSettings: productSwiftSettings),
+        .target(name: "BrokerClient", dependencies: ["BrokerCore"], swiftSettings: productSwiftSettings),
+        .executableTarget(name: "remo-broker", dependencies: ["BrokerCore", "BrokerClient"],
+                          swiftSettings: productSwiftSettings, linkerSettings: productLinkerSettings),
         // What the harnesses and the integration tests share: temp dirs, a broker child
         // process, fixtures, audit and /proc readers.
         .target(name: "BrokerHarness", dependencies: ["BrokerClient"]),

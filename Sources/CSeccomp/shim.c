@@ -2,6 +2,7 @@
 #include "CSeccomp.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <seccomp.h>
 #include <string.h>
@@ -29,6 +30,18 @@ char *const *remo_argv(void) { return saved_argv; }
 int remo_open(const char *path, int flags, mode_t mode) { return open(path, flags, mode); }
 int remo_openat(int dirfd, const char *path, int flags, mode_t mode) { return openat(dirfd, path, flags, mode); }
 int remo_fcntl(int fd, int command, int argument) { return fcntl(fd, command, argument); }
+
+// Double(String) in Embedded Swift calls this stdlib hook, which the Embedded stdlib leaves to
+// the platform. Weak, so the full runtime's own definition wins in the full-Swift build. The
+// broker never calls setlocale, so strtod parses in the "C" locale, as the hook requires.
+// Returns the end of the parsed number, or NULL on overflow/underflow (as the stdlib's does).
+__attribute__((weak)) const char *_swift_stdlib_strtod_clocale(const char *nptr, double *result) {
+    char *end = NULL;
+    errno = 0;
+    *result = strtod(nptr, &end);
+    if (errno == ERANGE) return NULL;
+    return end;
+}
 
 extern char **environ;
 char *const *remo_environment(void) { return environ; }

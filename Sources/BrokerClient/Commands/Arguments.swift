@@ -52,7 +52,7 @@ public struct Arguments {
 
     /// The last value given for `--name`.
     public func value(_ name: String) -> String? { options.last { $0.name == name }?.value }
-    public func values(_ name: String) -> [String] { options.filter { $0.name == name }.compactMap(\.value) }
+    public func values(_ name: String) -> [String] { options.filter { $0.name == name }.compactMap { $0.value } }
     public func has(_ name: String) -> Bool { options.contains { $0.name == name } }
     /// Every valued option in order, for passing config flags through.
     public var valuedOptions: [(String, String)] { options.compactMap { option in option.value.map { (option.name, $0) } } }

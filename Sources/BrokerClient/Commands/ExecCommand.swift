@@ -77,49 +77,58 @@ enum ExecCommand {
         } catch {
             return .failure(Waiting(missing: ["the broker socket \(socket) (\(error))"]))
         }
-        do {
-            let info = try connection.request(op: "info")
-            guard info.ok else { throw CommandFailure(message: "info: \(info.code ?? "error"): \(info.message ?? "")", exitCode: 1) }
-            let bindings = try parseBindings(info)
-            // Pipelined: every get goes out before the first reply is read.
-            var batch: [UInt8] = []
-            for binding in bindings {
-                var writer = JSONWriter()
-                writer.beginObject()
-                writer.field("op", "get")
-                writer.field("name", binding.name)
-                writer.endObject()
-                batch += writer.bytes
-                batch.append(0x0A)
-            }
-            if !batch.isEmpty { try connection.send(batch) }
-            var fetched: [Fetched] = []
-            var missing: [String] = []
-            for binding in bindings {
-                var reply = try connection.receive()
-                if reply.ok {
-                    fetched.append(Fetched(binding: binding, reply: reply))
-                    continue
-                }
-                let code = reply.code ?? "error"
-                let message = reply.message ?? ""
-                reply.zeroize()
-                switch code {
-                case "not_found": missing.append("\(binding.name) (not pushed)")
-                case "rate_limited": missing.append("\(binding.name) (rate limited)")
-                default: throw CommandFailure(message: "get \(binding.name): \(code): \(message)", exitCode: 1)
-                }
-            }
-            if missing.isEmpty { return .success(fetched) }
-            for index in fetched.indices { fetched[index].reply.zeroize() }
-            return .failure(Waiting(missing: missing))
-        } catch let failure as BrokerConnection.Failure {
-            return .failure(Waiting(missing: ["a reply from \(socket) (\(failure))"]))
-        } catch let failure as CommandFailure {
-            throw failure
-        } catch {
-            throw CommandFailure(message: "\(error)", exitCode: 1)
+        func lost(_ failure: BrokerConnection.Failure) -> Result<[Fetched], Waiting> {
+            .failure(Waiting(missing: ["a reply from \(socket) (\(failure))"]))
         }
+        let info: Reply
+        do {
+            info = try connection.request(op: "info")
+        } catch {
+            return lost(error)
+        }
+        guard info.ok else { throw CommandFailure(message: "info: \(info.code ?? "error"): \(info.message ?? "")", exitCode: 1) }
+        let bindings = try parseBindings(info)
+        // Pipelined: every get goes out before the first reply is read.
+        var batch: [UInt8] = []
+        for binding in bindings {
+            var writer = JSONWriter()
+            writer.beginObject()
+            writer.field("op", "get")
+            writer.field("name", binding.name)
+            writer.endObject()
+            batch += writer.bytes
+            batch.append(0x0A)
+        }
+        do {
+            if !batch.isEmpty { try connection.send(batch) }
+        } catch {
+            return lost(error)
+        }
+        var fetched: [Fetched] = []
+        defer { if !fetched.isEmpty, fetched.count < bindings.count { for index in fetched.indices { fetched[index].reply.zeroize() } } }
+        var missing: [String] = []
+        for binding in bindings {
+            var reply: Reply
+            do {
+                reply = try connection.receive()
+            } catch {
+                return lost(error)
+            }
+            if reply.ok {
+                fetched.append(Fetched(binding: binding, reply: reply))
+                continue
+            }
+            let code = reply.code ?? "error"
+            let message = reply.message ?? ""
+            reply.zeroize()
+            switch code {
+            case "not_found": missing.append("\(binding.name) (not pushed)")
+            case "rate_limited": missing.append("\(binding.name) (rate limited)")
+            default: throw CommandFailure(message: "get \(binding.name): \(code): \(message)", exitCode: 1)
+            }
+        }
+        if missing.isEmpty { return .success(fetched) }
+        return .failure(Waiting(missing: missing))
     }
 
     private static func parseBindings(_ info: Reply) throws(CommandFailure) -> [Binding] {

@@ -33,7 +33,7 @@ public enum ServeCommand {
         if let name = parsed.value("debug-attempt") {
             guard let operation = ForbiddenOperation(rawValue: name) else {
                 Console.error("remo-broker serve: --debug-attempt must be one of "
-                    + ForbiddenOperation.allCases.map(\.rawValue).joined(separator: ", "))
+                    + ForbiddenOperation.allCases.map { $0.rawValue }.joined(separator: ", "))
                 return 64
             }
             return Daemon.run(config, afterHardening: { operation.attempt() })
@@ -58,7 +58,7 @@ public enum ServeCommand {
             ("\($0.flag) \($0.placeholder)", $0.help + " [default: \($0.defaultValue(in: defaults))]")
         }
         // One column for every description, wide enough for the longest flag.
-        let width = options.map(\.left.count).max()! + 2
+        let width = options.map { $0.left.count }.max()! + 2
         var lines = [
             "usage: remo-broker serve [--config PATH] [options]",
             "",

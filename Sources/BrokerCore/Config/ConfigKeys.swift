@@ -31,71 +31,83 @@ extension String {
 
 public enum ConfigKeys {
     public static let all: [ConfigKey] = [
-        path("socket_dir", "directory for admin.sock and projects/<name>/sock", \.socketDir),
-        path("state_dir", "directory for the project registry (never secrets)", \.stateDir),
-        path("audit_log_path", "audit log file (JSON lines)", \.auditLogPath),
+        path("socket_dir", "directory for admin.sock and projects/<name>/sock", Field({ $0.socketDir }, { $0.socketDir = $1 })),
+        path("state_dir", "directory for the project registry (never secrets)", Field({ $0.stateDir }, { $0.stateDir = $1 })),
+        path("audit_log_path", "audit log file (JSON lines)", Field({ $0.auditLogPath }, { $0.auditLogPath = $1 })),
         ConfigKey(name: "user", placeholder: "USER[:GROUP]",
                   help: "when started as root, switch to this user after binding (resolved from /etc/passwd; a uid without an entry needs :GID)",
                   defaultText: { $0.user ?? "(none)" },
                   apply: { config, value throws(ConfigError) in config.user = try string(value, "user") }),
-        mode("admin_socket_mode", "permissions of admin.sock", \.adminSocketMode),
+        mode("admin_socket_mode", "permissions of admin.sock", Field({ $0.adminSocketMode }, { $0.adminSocketMode = $1 })),
         ConfigKey(name: "admin_gid", placeholder: "GID", help: "group of admin.sock (the broker's own group or one of its groups)",
                   defaultText: { $0.adminGID.map(String.init) ?? "(broker's group)" },
                   apply: { config, value throws(ConfigError) in config.adminGID = UInt32(try integer(value, "admin_gid", 0...4_294_967_294)) }),
-        mode("project_socket_mode", "permissions of each project socket", \.projectSocketMode),
-        int("cache_default_ttl_seconds", "per-project cache TTL; manifests may only lower it", \.cacheDefaultTTLSeconds, 1...86400),
-        int("cache_default_max_entries", "per-project cache size; manifests may only lower it", \.cacheDefaultMaxEntries, 1...1024),
-        int("max_connections", "connections across all sockets", \.maxConnections, 1...65536),
-        int("max_connections_per_project", "connections per project socket", \.maxConnectionsPerProject, 1...65536),
-        int("idle_timeout_seconds", "close a connection idle (or stalled mid-line) this long", \.idleTimeoutSeconds, 1...86400),
-        int("rate_limit_per_second", "per-project get rate (token bucket refill)", \.rateLimitPerSecond, 1...1_000_000),
-        int("rate_limit_burst", "per-project get burst (token bucket size)", \.rateLimitBurst, 1...1_000_000),
-        int("shutdown_drain_seconds", "on SIGTERM, wait this long for in-flight replies", \.shutdownDrainSeconds, 0...3600),
-        choice("hardening", "strict|best-effort", "strict: any failed hardening step is fatal; best-effort: warn and go on", \.hardening),
-        choice("seccomp", "kill|log", "what the seccomp filter does with a forbidden syscall", \.seccomp),
-        int("secret_arena_bytes", "size of the locked secret memory", \.secretArenaBytes, 4096...(1 << 30)),
+        mode("project_socket_mode", "permissions of each project socket", Field({ $0.projectSocketMode }, { $0.projectSocketMode = $1 })),
+        int("cache_default_ttl_seconds", "per-project cache TTL; manifests may only lower it", Field({ $0.cacheDefaultTTLSeconds }, { $0.cacheDefaultTTLSeconds = $1 }), 1...86400),
+        int("cache_default_max_entries", "per-project cache size; manifests may only lower it", Field({ $0.cacheDefaultMaxEntries }, { $0.cacheDefaultMaxEntries = $1 }), 1...1024),
+        int("max_connections", "connections across all sockets", Field({ $0.maxConnections }, { $0.maxConnections = $1 }), 1...65536),
+        int("max_connections_per_project", "connections per project socket", Field({ $0.maxConnectionsPerProject }, { $0.maxConnectionsPerProject = $1 }), 1...65536),
+        int("idle_timeout_seconds", "close a connection idle (or stalled mid-line) this long", Field({ $0.idleTimeoutSeconds }, { $0.idleTimeoutSeconds = $1 }), 1...86400),
+        int("rate_limit_per_second", "per-project get rate (token bucket refill)", Field({ $0.rateLimitPerSecond }, { $0.rateLimitPerSecond = $1 }), 1...1_000_000),
+        int("rate_limit_burst", "per-project get burst (token bucket size)", Field({ $0.rateLimitBurst }, { $0.rateLimitBurst = $1 }), 1...1_000_000),
+        int("shutdown_drain_seconds", "on SIGTERM, wait this long for in-flight replies", Field({ $0.shutdownDrainSeconds }, { $0.shutdownDrainSeconds = $1 }), 0...3600),
+        choice("hardening", "strict|best-effort", "strict: any failed hardening step is fatal; best-effort: warn and go on", Field({ $0.hardening }, { $0.hardening = $1 })),
+        choice("seccomp", "kill|log", "what the seccomp filter does with a forbidden syscall", Field({ $0.seccomp }, { $0.seccomp = $1 })),
+        int("secret_arena_bytes", "size of the locked secret memory", Field({ $0.secretArenaBytes }, { $0.secretArenaBytes = $1 }), 4096...(1 << 30)),
     ]
 
     public static func named(_ name: String) -> ConfigKey? { all.first { $0.name == name } }
 
     // MARK: key kinds
 
-    private static func path(_ name: String, _ help: String, _ field: WritableKeyPath<BrokerConfig, String> & Sendable) -> ConfigKey {
-        ConfigKey(name: name, placeholder: "PATH", help: help, defaultText: { $0[keyPath: field] },
+    /// Reads and writes one `BrokerConfig` property (a key path would do, but Embedded Swift,
+    /// the shipped binary's mode, has none).
+    struct Field<Value>: Sendable {
+        let get: @Sendable (BrokerConfig) -> Value
+        let set: @Sendable (inout BrokerConfig, Value) -> Void
+
+        init(_ get: @escaping @Sendable (BrokerConfig) -> Value, _ set: @escaping @Sendable (inout BrokerConfig, Value) -> Void) {
+            self.get = get
+            self.set = set
+        }
+    }
+
+    private static func path(_ name: String, _ help: String, _ field: Field<String>) -> ConfigKey {
+        ConfigKey(name: name, placeholder: "PATH", help: help, defaultText: { field.get($0) },
                   apply: { config, value throws(ConfigError) in
                       let path = try string(value, name)
                       guard path.hasPrefix("/") else { throw ConfigError("\(name) must be an absolute path") }
-                      config[keyPath: field] = path
+                      field.set(&config, path)
                   })
     }
 
-    private static func int(_ name: String, _ help: String, _ field: WritableKeyPath<BrokerConfig, Int> & Sendable,
+    private static func int(_ name: String, _ help: String, _ field: Field<Int>,
                             _ range: ClosedRange<Int>) -> ConfigKey {
         ConfigKey(name: name, placeholder: "N", help: "\(help) (\(range.lowerBound)..\(range.upperBound))",
-                  defaultText: { String($0[keyPath: field]) },
-                  apply: { config, value throws(ConfigError) in config[keyPath: field] = try integer(value, name, range) })
+                  defaultText: { String(field.get($0)) },
+                  apply: { config, value throws(ConfigError) in field.set(&config, try integer(value, name, range)) })
     }
 
-    private static func mode(_ name: String, _ help: String, _ field: WritableKeyPath<BrokerConfig, UInt32> & Sendable) -> ConfigKey {
+    private static func mode(_ name: String, _ help: String, _ field: Field<UInt32>) -> ConfigKey {
         ConfigKey(name: name, placeholder: "MODE", help: "\(help) (four-digit octal)",
-                  defaultText: { octal($0[keyPath: field]) },
+                  defaultText: { octal(field.get($0)) },
                   apply: { config, value throws(ConfigError) in
                       let text = try string(value, name)
                       guard let mode = parseMode(text), mode & 0o007 == 0 else {
                           throw ConfigError("\(name) must be a four-digit octal mode with no access for others, like \"0660\"")
                       }
-                      config[keyPath: field] = mode
+                      field.set(&config, mode)
                   })
     }
 
     private static func choice<T: RawRepresentable & Sendable>(
-        _ name: String, _ placeholder: String, _ help: String, _ field: WritableKeyPath<BrokerConfig, T> & Sendable
+        _ name: String, _ placeholder: String, _ help: String, _ field: Field<T>
     ) -> ConfigKey where T.RawValue == String {
-        ConfigKey(name: name, placeholder: placeholder, help: help, defaultText: { $0[keyPath: field].rawValue },
+        ConfigKey(name: name, placeholder: placeholder, help: help, defaultText: { field.get($0).rawValue },
                   apply: { config, value throws(ConfigError) in
                       let text = try string(value, name)
                       guard let parsed = T(rawValue: text) else { throw ConfigError("\(name) must be one of \(placeholder)") }
-                      config[keyPath: field] = parsed
+                      field.set(&config, parsed)
                   })
     }
 

@@ -7,7 +7,7 @@ public enum ConfigLoader {
     public static func load(file: String?, flags: [(String, String)], allowUnlockedMemory: Bool,
                             environment: Environment = .current) throws(ConfigError) -> BrokerConfig {
         var config = BrokerConfig(environment: environment)
-        var explicitKeys = Set(flags.map(\.0))
+        var explicitKeys = Set(flags.map { $0.0 })
         let path = file ?? DefaultPaths(environment).configFile
         if file != nil || FileSystem.exists(path) {
             let bytes: [UInt8]

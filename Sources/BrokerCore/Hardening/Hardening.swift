@@ -167,7 +167,7 @@ public struct Hardening {
         var missing: [String] = []
         if !threads.allSatisfy({ $0.seccompMode == 2 }) { missing.append("Seccomp is not 2 in every thread") }
         if !status.noNewPrivs { missing.append("NoNewPrivs is not 1 in every thread") }
-        if !threads.allSatisfy(\.holdsNoCapabilities) { missing.append("CapEff/CapPrm/CapInh/CapAmb are not all zero in every thread") }
+        if !threads.allSatisfy({ $0.holdsNoCapabilities }) { missing.append("CapEff/CapPrm/CapInh/CapAmb are not all zero in every thread") }
         if !boundingSetExempt, !threads.allSatisfy({ $0.bounding == 0 }) { missing.append("CapBnd is not zero in every thread") }
         if status.dumpable { missing.append("the process is dumpable") }
         if expectLockedMemory, !status.memoryLocked { missing.append("VmLck is 0") }

@@ -65,8 +65,8 @@ public enum KernelStatus {
         return HardeningStatus(
             memoryLocked: lockedKiB > 0,
             seccomp: threads.allSatisfy { $0.seccompMode == 2 },
-            capabilitiesDropped: threads.allSatisfy(\.allCapabilitiesDropped),
-            noNewPrivs: threads.allSatisfy(\.noNewPrivs),
+            capabilitiesDropped: threads.allSatisfy { $0.allCapabilitiesDropped },
+            noNewPrivs: threads.allSatisfy { $0.noNewPrivs },
             dumpable: remo_get_dumpable() != 0)
     }
 }

@@ -105,7 +105,7 @@ public final class SecretArena {
     }
 
     /// Largest single allocation that would succeed now.
-    public var largestFreeBlock: Int { free.map(\.count).max() ?? 0 }
+    public var largestFreeBlock: Int { free.map { $0.count }.max() ?? 0 }
 
     /// Hands out `count` zeroed bytes (first fit, 16-byte aligned).
     public func allocate(_ count: Int) throws(SecretArenaError) -> ArenaBlock {

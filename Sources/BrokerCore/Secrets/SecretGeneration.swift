@@ -36,7 +36,7 @@ public final class SecretGeneration {
         return ranges.count - 1
     }
 
-    public func withValue<R>(_ index: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    public func withValue<R, E: Error>(_ index: Int, _ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         let whole = UnsafeRawBufferPointer(arena.bytes(block))
         return try body(UnsafeRawBufferPointer(rebasing: whole[ranges[index]]))
     }

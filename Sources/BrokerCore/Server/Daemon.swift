@@ -123,7 +123,7 @@ public enum Daemon {
         return reason == "error" ? 1 : 0
     }
 
-    private static func fail(_ step: String, _ error: Error) -> StartupError {
+    private static func fail<E: Error & CustomStringConvertible>(_ step: String, _ error: E) -> StartupError {
         StartupError(step: step, detail: "\(error)")
     }
 

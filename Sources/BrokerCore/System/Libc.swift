@@ -38,11 +38,11 @@ public enum Libc {
         set { remo_set_errno(newValue) }
     }
 
-    @inline(__always) public static func close(_ fd: Int32) -> Int32 { libcClose(fd) }
+    @discardableResult @inline(__always) public static func close(_ fd: Int32) -> Int32 { libcClose(fd) }
     @inline(__always) public static func read(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int {
         libcRead(fd, buffer, count)
     }
-    @inline(__always) public static func write(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int {
+    @discardableResult @inline(__always) public static func write(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int {
         libcWrite(fd, buffer, count)
     }
     @inline(__always) public static func open(_ path: UnsafePointer<CChar>, _ flags: Int32, _ mode: mode_t = 0) -> Int32 {

@@ -119,7 +119,7 @@ public struct TOMLTable: Sendable, Equatable {
         self.entries = entries
     }
 
-    public var keys: [String] { entries.map(\.key) }
+    public var keys: [String] { entries.map { $0.key } }
     public var count: Int { entries.count }
     public var isEmpty: Bool { entries.isEmpty }
 
