@@ -7,6 +7,8 @@
 #    moves its directories there), the rest of the build tree, dist/ and untracked files.
 #    Test *inputs* (secret files a test wrote on purpose) are not outputs and are not
 #    scanned; neither are objects and binaries compiled from the test sources.
+#    Nor may any contain Embedded Swift's "cannot print value" fallback: an interpolation of a
+#    value the Embedded runtime cannot describe compiles silently and prints that instead.
 # 2. No tracked file holds a secret-looking string (AWS key ids, GitHub tokens, private key
 #    headers, Slack and Google API tokens). A line may opt out with `leak-check: allow (why)`.
 # It first proves it can fail: both scans must find what it plants in a scratch directory.
@@ -21,6 +23,9 @@ fail() { echo "leak-check: FAIL: $*" >&2; failures=$((failures + 1)); }
 
 # Files (NUL-separated on stdin) that contain the marker.
 marker_hits() { xargs -0 -r grep -l --binary-files=text -F -- "$marker" 2>/dev/null || true; }
+# Files (NUL-separated on stdin) with Embedded Swift's unprintable-value fallback text.
+unprintable="cannot print value"
+unprintable_hits() { xargs -0 -r grep -l --binary-files=text -F -- "$unprintable" 2>/dev/null || true; }
 # Tracked-style files (NUL-separated on stdin): secret-looking lines without an opt-out.
 secret_hits() { xargs -0 -r grep -nIE -- "$secret_patterns" 2>/dev/null | grep -v 'leak-check: allow' || true; }
 # Broker and client outputs inside a kept test directory.
@@ -36,10 +41,12 @@ scratch=$(mktemp -d /tmp/remo-leakcheck-XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 mkdir -p "$scratch/t/log" "$scratch/t/state"
 printf '{"event":"fetch","value":"%sselfcheck"}\n' "$marker" > "$scratch/t/log/audit.log"
+printf 'remo-broker: %s in embedded Swift\n' "$unprintable" > "$scratch/t/broker.stderr"
 printf 'ok\n' > "$scratch/t/state/registry.json"
 printf 'key = "%s%s"\n' "AKIA" "ABCDEFGHIJKLMNOP" > "$scratch/planted.txt"
 [ "$(outputs_in "$scratch/t" | marker_hits)" = "$scratch/t/log/audit.log" ] || fail "self-check: the marker scan missed a planted marker"
 [ -n "$(printf '%s\0' "$scratch/planted.txt" | secret_hits)" ] || fail "self-check: the secret scan missed a planted AWS key id"
+[ "$(outputs_in "$scratch/t" | unprintable_hits)" = "$scratch/t/broker.stderr" ] || fail "self-check: the unprintable-value scan missed a planted line"
 [ "$failures" = 0 ] || exit 1
 
 # --- 1. marker in outputs ------------------------------------------------------------
@@ -55,6 +62,8 @@ while IFS= read -r hit; do
     [ -n "$hit" ] || continue
     if compiled "$hit"; then skipped=$((skipped + 1)); else fail "marker in the build tree: $hit"; fi
 done < <(find .build -path .build/test-keep -prune -o -path .build/test-logs -prune -o -type f -print0 | marker_hits)
+while IFS= read -r hit; do [ -n "$hit" ] && fail "Embedded Swift printed an unprintable value (\"$unprintable\") in $hit"; done \
+    < <({ find "$logs" -type f -print0; [ -d "$keep" ] && outputs_in "$keep"; } | unprintable_hits)
 report "dist/ or an untracked file" < <({ [ -d dist ] && find dist -type f -print0; git ls-files -z --others --exclude-standard; } | marker_hits)
 
 # --- 2. secret-looking strings in the repository ---------------------------------------
