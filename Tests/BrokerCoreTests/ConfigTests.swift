@@ -66,6 +66,29 @@ import Testing
         }
     }
 
+    @Test func projectSocketGroupTakesANameOrAGid() throws {
+        #expect(try ConfigLoader.load(file: nil, flags: [], allowUnlockedMemory: false, environment: user).projectSocketGroup == nil)
+        for (text, expected) in [("project_socket_group = \"remo-broker-users\"", "remo-broker-users"),
+                                 ("project_socket_group = 990", "990")] {
+            let file = try writeTemp(text + "\n")
+            #expect(try ConfigLoader.load(file: file, flags: [], allowUnlockedMemory: false, environment: user).projectSocketGroup == expected)
+        }
+        let flagged = try ConfigLoader.load(file: nil, flags: [("project_socket_group", "devs")], allowUnlockedMemory: false, environment: user)
+        #expect(flagged.projectSocketGroup == "devs")
+        // Only resolved (and checked against the broker's groups) when serve starts.
+        #expect(flagged.projectSocketGID == nil)
+        for bad in ["project_socket_group = \"\"", "project_socket_group = \"a:b\"", "project_socket_group = -1",
+                    "project_socket_group = true"] {
+            let file = try writeTemp(bad + "\n")
+            do {
+                _ = try ConfigLoader.load(file: file, flags: [], allowUnlockedMemory: false, environment: user)
+                Issue.record("accepted \(bad)")
+            } catch {
+                #expect(error.message.contains("project_socket_group must be"), "\(error.message)")
+            }
+        }
+    }
+
     @Test func missingNamedFileIsAnError() {
         do {
             _ = try ConfigLoader.load(file: "/nonexistent/remo.toml", flags: [], allowUnlockedMemory: false, environment: user)
@@ -85,7 +108,8 @@ import Testing
     }
 }
 
-private func writeTemp(_ text: String) throws -> String {
+/// A temp file holding `text` (the config and /etc/group tests share it).
+func writeTemp(_ text: String) throws -> String {
     var template = Array("/tmp/remo-config-XXXXXX".utf8CString)
     let fd = mkstemp(&template)
     let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -1,4 +1,5 @@
 @testable import BrokerCore
+import Glibc
 import Testing
 
 @Suite struct UserAccountTests {
@@ -51,6 +52,49 @@ import Testing
         #expect(throws: ConfigError.self) { try resolve("broker:") }
         #expect(throws: ConfigError.self) { try resolve("4294967295:1") }  // the "no change" id
         #expect(throws: ConfigError.self) { try resolve("+nis") }
+    }
+
+    @Test func groupsResolveByNameOrNumber() {
+        #expect(UserAccount.groupID("devs", group: Self.group) == 1000)
+        #expect(UserAccount.groupID("4242", group: Self.group) == 4242)  // a gid needs no entry
+        #expect(UserAccount.groupID("nosuchgroup", group: Self.group) == nil)
+        #expect(UserAccount.groupID("4294967295", group: Self.group) == nil)
+    }
+
+    @Test func projectSocketGroupMustBeOneOfTheBrokersGroups() throws {
+        let groupFile = try writeTemp(Self.group)
+        defer { unlink(groupFile) }
+        var config = BrokerConfig(environment: Environment(uid: 0, variables: [:]))
+        let broker = try resolve("broker")  // groups 985, 1000, 999
+
+        // Unset: the broker's group, i.e. the switched-to user's, or whatever files are created with.
+        #expect(try config.resolvingProjectSocketGroup(account: broker, groupPath: groupFile).projectSocketGID == 985)
+        #expect(try config.resolvingProjectSocketGroup(account: nil, groupPath: groupFile).projectSocketGID == nil)
+
+        // After a switch the user's groups count, not the process's.
+        config.projectSocketGroup = "docker"
+        #expect(try config.resolvingProjectSocketGroup(account: broker, groupPath: groupFile, isOwnGroup: { _ in false })
+            .projectSocketGID == 999)
+        func refusal(_ account: UserAccount?) -> String {
+            do {
+                _ = try config.resolvingProjectSocketGroup(account: account, groupPath: groupFile, isOwnGroup: { _ in true })
+                return "accepted"
+            } catch {
+                return error.message
+            }
+        }
+        config.projectSocketGroup = "nogroup"
+        #expect(refusal(broker).contains("project_socket_group nogroup (gid 65534) is not a group of user broker"))
+
+        // Without a switch: the process's own groups.
+        config.projectSocketGroup = "1000"
+        #expect(try config.resolvingProjectSocketGroup(account: nil, groupPath: "/nonexistent/group", isOwnGroup: { $0 == 1000 })
+            .projectSocketGID == 1000)
+        #expect(throws: ConfigError.self) {
+            try config.resolvingProjectSocketGroup(account: nil, groupPath: groupFile, isOwnGroup: { $0 == 999 })
+        }
+        config.projectSocketGroup = "nosuchgroup"
+        #expect(refusal(nil).contains("project_socket_group nosuchgroup is not in \(groupFile)"))
     }
 
     @Test func readsTheRealFiles() throws {

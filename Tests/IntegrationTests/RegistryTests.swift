@@ -36,6 +36,34 @@ import Testing
         #expect(stat(broker.projectSocket("grouped"), &info) == 0 && info.st_gid == getegid())
     }
 
+    /// `project_socket_group` is what a register without socket_gid gets, by name or gid,
+    /// and again when the project is restored at the next start.
+    @Test func projectSocketGroupIsTheDefaultGroup() throws {
+        let ownGroup = try #require(ownGroupName(), "the broker's group \(getegid()) has no /etc/group entry")
+        let broker = try Broker.start(["--project-socket-group", ownGroup])
+        let path = try ProjectFixture.create(in: broker.root, name: "defaulted", secrets: [])
+        #expect(try broker.register("defaulted", path: path).ok)
+        var info = stat()
+        #expect(stat(broker.projectSocket("defaulted"), &info) == 0 && info.st_gid == getegid())
+        #expect(stat(FileSystem.parentDirectory(broker.projectSocket("defaulted")), &info) == 0 && info.st_gid == getegid())
+        #expect(info.st_mode & 0o777 == 0o750)
+        #expect(try broker.stop().exitCode == 0)
+        let again = try BrokerProcess(binary: TestBinary.path, arguments: ["--project-socket-group", String(getegid())], root: broker.root)
+        try again.start()
+        #expect(stat(again.projectSocket("defaulted"), &info) == 0 && info.st_gid == getegid())
+    }
+
+    /// A group the broker is not in is rejected at start, with the group named.
+    @Test func foreignProjectSocketGroupStopsTheStart() throws {
+        #expect(getegid() != 4242 && !Credentials.isOwnGroup(4242), "gid 4242 must not be one of ours for this test")
+        for group in ["4242", "no-such-group-remo"] {
+            let broker = try BrokerProcess(binary: TestBinary.path, arguments: ["--project-socket-group", group])
+            #expect(throws: HarnessError.self) { try broker.start() }
+            #expect(broker.stderrText.contains("cannot start: project_socket_group: project_socket_group \(group)"), "\(broker.stderrText)")
+            #expect(!FileSystem.exists(broker.adminSocket))
+        }
+    }
+
     @Test func registeredProjectsComeBackAfterSIGTERMAndRestart() throws {
         let first = try Broker.withProject("persist", secrets: ["a"], values: [("a", secret("a"))])
         #expect(try first.connect(project: "persist").request(op: "get", [("name", "a")]).ok)
@@ -173,4 +201,14 @@ import Testing
         }
         #expect(broker.auditEvents().allSatisfy { $0.event != "project.registered" || label == "project exists" })
     }
+}
+
+/// The name of the process's effective group in /etc/group.
+private func ownGroupName() -> String? {
+    guard let bytes = try? FileSystem.readFile("/etc/group") else { return nil }
+    for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+        let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+        if fields.count >= 3, fields[2] == String(getegid()) { return String(fields[0]) }
+    }
+    return nil
 }

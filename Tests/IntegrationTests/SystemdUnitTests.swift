@@ -8,7 +8,7 @@ import Testing
 /// what the broker needs (its syscalls, its locked memory, its SPEC §2 directories).
 @Suite struct SystemdUnitTests {
     /// The exposure score the docs record; raise it only with a reason written there.
-    static let maximumExposure = 1.5
+    static let maximumExposure = 0.5
 
     @Test func systemdVerifiesTheUnit() throws {
         let directory = try TempDirectory(prefix: "unit")
@@ -41,7 +41,9 @@ import Testing
         let missing = SyscallAllowlist.rules.map(\.name).filter { !allowed.contains($0) }
         #expect(missing.isEmpty, "the unit's SystemCallFilter= kills syscalls the broker's allowlist needs: \(missing)")
         // What the broker does before its own filter loads: limits, locking, the filter itself.
-        let startup = ["setrlimit", "prlimit64", "prctl", "mlock2", "madvise", "mmap", "capget", "capset", "seccomp",
+        // glibc's setrlimit is the prlimit64 syscall (the traced session below proves it), so
+        // the unit may deny the setrlimit syscall with the rest of @resources.
+        let startup = ["prlimit64", "prctl", "mlock2", "madvise", "mmap", "capget", "capset", "seccomp",
                        "signalfd4", "epoll_create1", "umask", "chown", "lchown"]
         #expect(startup.filter { !allowed.contains($0) }.isEmpty, "startup syscalls killed by the unit")
     }

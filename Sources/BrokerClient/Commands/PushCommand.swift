@@ -1,4 +1,5 @@
 import BrokerCore
+import CSeccomp
 
 /// `push [FILE|-] [--format json|env]`: reads a secret set and sends it as one push-creds
 /// line. Never prints a value; every buffer that held values is zeroed before returning.
@@ -18,7 +19,8 @@ enum PushCommand {
 
     static func read(_ source: String) throws(CommandFailure) -> [UInt8] {
         do {
-            return try FileSystem.readFile(source == "-" ? "/dev/stdin" : source, maxBytes: WireLimits.adminLineBytes)
+            if source == "-" { return try FileSystem.readAll(fd: STDIN_FILENO, maxBytes: WireLimits.adminLineBytes, subject: "standard input") }
+            return try FileSystem.readFile(source, maxBytes: WireLimits.adminLineBytes)
         } catch {
             throw CommandFailure(message: "cannot read \(source == "-" ? "standard input" : source): \(error.errnoName)", exitCode: 66)
         }

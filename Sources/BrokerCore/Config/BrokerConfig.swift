@@ -13,6 +13,12 @@ public struct BrokerConfig: Equatable, Sendable {
     public var adminSocketMode: UInt32 = 0o660
     public var adminGID: UInt32?
     public var projectSocketMode: UInt32 = 0o660
+    /// `project_socket_group` as written: a group name or a gid. Resolved at start by
+    /// `resolvingProjectSocketGroup`, which checks it is one of the broker's groups.
+    public var projectSocketGroup: String?
+    /// The group a project socket and its directory get when `register` names no
+    /// `socket_gid` (set by `resolvingProjectSocketGroup`); nil: the group they are created with.
+    public var projectSocketGID: UInt32?
     public var cacheDefaultTTLSeconds = 900
     public var cacheDefaultMaxEntries = 32
     public var maxConnections = 1024

@@ -43,6 +43,11 @@ public enum ConfigKeys {
                   defaultText: { $0.adminGID.map(String.init) ?? "(broker's group)" },
                   apply: { config, value throws(ConfigError) in config.adminGID = UInt32(try integer(value, "admin_gid", 0...4_294_967_294)) }),
         mode("project_socket_mode", "permissions of each project socket", Field({ $0.projectSocketMode }, { $0.projectSocketMode = $1 })),
+        ConfigKey(name: "project_socket_group", placeholder: "GROUP",
+                  help: "group of a project socket and its directory when register names no socket_gid: a name from /etc/group "
+                      + "or a gid, the broker's own group or one of its groups (checked at start)",
+                  defaultText: { $0.projectSocketGroup ?? "(broker's group)" },
+                  apply: { config, value throws(ConfigError) in config.projectSocketGroup = try group(value, "project_socket_group") }),
         int("cache_default_ttl_seconds", "per-project cache TTL; manifests may only lower it", Field({ $0.cacheDefaultTTLSeconds }, { $0.cacheDefaultTTLSeconds = $1 }), 1...86400),
         int("cache_default_max_entries", "per-project cache size; manifests may only lower it", Field({ $0.cacheDefaultMaxEntries }, { $0.cacheDefaultMaxEntries = $1 }), 1...1024),
         int("max_connections", "connections across all sockets", Field({ $0.maxConnections }, { $0.maxConnections = $1 }), 1...65536),
@@ -119,6 +124,16 @@ public enum ConfigKeys {
         case .toml(.string(let text)): return text
         case .toml(let other): throw ConfigError("\(name) must be a string, not \(other.typeName)")
         }
+    }
+
+    /// A group name or a gid: a string, or a TOML integer.
+    static func group(_ value: ConfigValue, _ name: String) throws(ConfigError) -> String {
+        if case .toml(.integer) = value { return String(try integer(value, name, 0...4_294_967_294)) }
+        let text = try string(value, name)
+        guard !text.isEmpty, !text.utf8.contains(UInt8(ascii: ":")), !text.utf8.contains(0x0A) else {
+            throw ConfigError("\(name) must be a group name or a gid")
+        }
+        return text
     }
 
     static func integer(_ value: ConfigValue, _ name: String, _ range: ClosedRange<Int>) throws(ConfigError) -> Int {

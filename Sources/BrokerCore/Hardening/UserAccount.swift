@@ -23,16 +23,40 @@ public struct UserAccount: Equatable, Sendable {
     /// Reads /etc/passwd and /etc/group and resolves `spec`.
     public static func resolve(_ spec: String, passwdPath: String = "/etc/passwd",
                                groupPath: String = "/etc/group") throws(ConfigError) -> UserAccount {
-        func text(_ path: String) throws(ConfigError) -> String {
-            do {
-                return String(decoding: try FileSystem.readFile(path, maxBytes: 16 << 20), as: UTF8.self)
-            } catch {
-                // A machine without /etc/group still resolves numeric ids.
-                if error.errno == ENOENT { return "" }
-                throw ConfigError("user \(spec): cannot read \(path): \(error.errnoName)")
-            }
+        try resolve(spec, passwd: try database(passwdPath, for: "user \(spec)"),
+                    group: try database(groupPath, for: "user \(spec)"))
+    }
+
+    /// The text of /etc/passwd or /etc/group; empty when the file does not exist (a machine
+    /// without /etc/group still resolves numeric ids). `subject` starts the error message.
+    static func database(_ path: String, for subject: String) throws(ConfigError) -> String {
+        do {
+            return String(decoding: try FileSystem.readFile(path, maxBytes: 16 << 20), as: UTF8.self)
+        } catch {
+            if error.errno == ENOENT { return "" }
+            throw ConfigError("\(subject): cannot read \(path): \(error.errnoName)")
         }
-        return try resolve(spec, passwd: try text(passwdPath), group: try text(groupPath))
+    }
+
+    /// A group given as a name from the /etc/group text `group`, or as a numeric gid (which
+    /// needs no entry). Nil when it is neither.
+    public static func groupID(_ spec: String, group: String) -> UInt32? {
+        if let named = parseEntries(group, minimumFields: 4).first(where: { $0[0] == spec }), let gid = id(named[2]) {
+            return gid
+        }
+        return id(spec)
+    }
+
+    /// Reads /etc/group and resolves `spec` (a group name or a gid); `key` names the setting
+    /// in messages.
+    public static func resolveGroup(_ spec: String, key: String, groupPath: String = "/etc/group") throws(ConfigError) -> UInt32 {
+        // A gid needs no /etc/group (and no entry in it).
+        if let gid = id(spec) { return gid }
+        guard let gid = groupID(spec, group: try database(groupPath, for: "\(key) \(spec)")) else {
+            throw ConfigError("\(key) \(spec) is not in \(groupPath) (only local groups resolve by name: "
+                + "the binary is static, without NSS; give the gid instead)")
+        }
+        return gid
     }
 
     /// Resolves `spec` against the text of /etc/passwd and /etc/group.
@@ -57,13 +81,8 @@ public struct UserAccount: Equatable, Sendable {
         }
         if parts.count == 2 {
             let groupPart = parts[1]
-            if let named = groupEntries.first(where: { $0[0] == groupPart }), let gid = Self.id(named[2]) {
-                primary = gid
-            } else if let gid = Self.id(groupPart) {
-                primary = gid
-            } else {
-                throw ConfigError("group \(groupPart) is not in /etc/group")
-            }
+            guard let gid = groupID(groupPart, group: group) else { throw ConfigError("group \(groupPart) is not in /etc/group") }
+            primary = gid
         }
         guard let gid = primary else {
             throw ConfigError("uid \(uid) has no /etc/passwd entry, so its group is unknown: give it as \(uid):GID")

@@ -36,7 +36,7 @@ extension BrokerServer {
         guard chmod(directory, 0o700) == 0 else { throw SystemError("chmod", subject: directory) }
         let fd = try UnixSocket.listen(at: socketPath, mode: mode_t(config.projectSocketMode))
         do throws(SystemError) {
-            if let gid = record.socketGID {
+            if let gid = record.socketGID ?? config.projectSocketGID {
                 guard chown(socketPath, UInt32.max, gid) == 0 else { throw SystemError("chown", subject: socketPath) }
                 guard chown(directory, UInt32.max, gid) == 0 else { throw SystemError("chown", subject: directory) }
             }

@@ -20,10 +20,17 @@ public enum Daemon {
         }
     }
 
-    private static func serve(_ config: BrokerConfig, afterHardening: (() -> Void)?) throws(StartupError) -> Int32 {
+    private static func serve(_ unresolved: BrokerConfig, afterHardening: (() -> Void)?) throws(StartupError) -> Int32 {
         // Step 1 (the rest is the config loader): the user to switch to is resolved now,
         // while /etc/passwd can still be read and before anything is created.
-        let account = try switchTarget(config)
+        let account = try switchTarget(unresolved)
+        // The project sockets' default group, a bad one rejected now, naming it.
+        let config: BrokerConfig
+        do {
+            config = try unresolved.resolvingProjectSocketGroup(account: account)
+        } catch {
+            throw StartupError(step: "project_socket_group", detail: error.message)
+        }
 
         // Step 2: no core files, not dumpable/ptrace-attachable by the same uid, private files.
         var hardening = Hardening(mode: config.hardening)

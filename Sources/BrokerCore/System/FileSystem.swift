@@ -5,14 +5,22 @@ public enum FileSystem {
     /// Reads a whole regular file, refusing anything larger than `maxBytes` (so a hostile
     /// path cannot make the caller allocate without bound).
     public static func readFile(_ path: String, maxBytes: Int = 16 << 20) throws(SystemError) -> [UInt8] {
+        let fd = try retryingEINTR("open", subject: path) { open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY) }
+        defer { close(fd) }
+        return try readAll(fd: fd, maxBytes: maxBytes, subject: path)
+    }
+
+    /// Reads an open descriptor to its end (standard input as it is, not reopened through
+    /// /dev/stdin, which a pipe made by another user refuses), at most `maxBytes`.
+    public static func readAll(fd: Int32, maxBytes: Int, subject: String) throws(SystemError) -> [UInt8] {
         var bytes: [UInt8] = []
         var tooLarge = false
-        try readChunks(path) { chunk in
+        try readChunks(fd: fd, subject: subject) { chunk in
             guard bytes.count + chunk.count <= maxBytes else { tooLarge = true; return false }
             bytes.append(contentsOf: chunk)
             return true
         }
-        if tooLarge { throw SystemError("read", errno: EFBIG, subject: path) }
+        if tooLarge { throw SystemError("read", errno: EFBIG, subject: subject) }
         return bytes
     }
 
@@ -22,9 +30,14 @@ public enum FileSystem {
                                   _ body: (ArraySlice<UInt8>) -> Bool) throws(SystemError) {
         let fd = try retryingEINTR("open", subject: path) { open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY) }
         defer { close(fd) }
+        try readChunks(fd: fd, subject: path, chunkSize: chunkSize, body)
+    }
+
+    static func readChunks(fd: Int32, subject: String, chunkSize: Int = 64 * 1024,
+                           _ body: (ArraySlice<UInt8>) -> Bool) throws(SystemError) {
         var chunk = [UInt8](repeating: 0, count: chunkSize)
         while true {
-            let count = try retryingEINTR("read", subject: path) {
+            let count = try retryingEINTR("read", subject: subject) {
                 chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             }
             if count == 0 || !body(chunk[0..<count]) { return }
