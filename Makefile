@@ -50,11 +50,17 @@ test: deps deps-packaging
 	mkdir -p .build/test-logs && rm -rf .build/test-keep
 	REMO_TEST_KEEP_DIR=$(CURDIR)/.build/test-keep $(SWIFT) test --skip-build 2>&1 | tee .build/test-logs/swift-test.log
 
-# The integration suite again, against the shipped Embedded binary (after `make test`).
+# The integration suite again, against the shipped Embedded binary (after `make test`); then the
+# hardening tests against an Embedded build with `serve --debug-attempt` compiled in, so the
+# forbidden-syscall tests run in Embedded mode too (the shipped binary refuses that option).
 test-embedded: release
-	mkdir -p .build/test-logs && rm -rf .build/test-keep/embedded
+	mkdir -p .build/test-logs && rm -rf .build/test-keep/embedded .build/test-keep/embedded-probe
 	REMO_BROKER_BINARY=$(CURDIR)/$(DIST)/remo-broker REMO_TEST_KEEP_DIR=$(CURDIR)/.build/test-keep/embedded \
 		$(SWIFT) test --skip-build --filter IntegrationTests 2>&1 | tee .build/test-logs/swift-test-embedded.log
+	REMO_EMBEDDED=$(EMBEDDED_LIBS) REMO_DEBUG_ATTEMPT=1 $(SWIFT) build --scratch-path .build-embedded-probe -c release --product remo-broker
+	REMO_BROKER_BINARY=$(CURDIR)/.build-embedded-probe/release/remo-broker REMO_TEST_KEEP_DIR=$(CURDIR)/.build/test-keep/embedded-probe \
+		$(SWIFT) test --skip-build --filter IntegrationTests.HardeningTests 2>&1 | tee .build/test-logs/swift-test-embedded-probe.log
+	@! grep -q ' skipped: "needs a debug build' .build/test-logs/swift-test-embedded-probe.log || { echo "forbidden-syscall tests skipped on the probe build" >&2; exit 1; }
 
 # Byte-for-byte: the Embedded binary says what the full-Swift debug build says.
 parity: release
@@ -108,4 +114,4 @@ leak-check:
 	bash ci/check-leaks.sh
 
 clean:
-	rm -rf .build .build-fuzz .build-embedded $(DIST)
+	rm -rf .build .build-fuzz .build-embedded .build-embedded-probe $(DIST)

@@ -10,10 +10,14 @@ import PackageDescription
 // Embedded module).
 let embeddedLibraries = Context.environment["REMO_EMBEDDED"].flatMap { $0.isEmpty ? nil : $0 }
 
-let productSwiftSettings: [SwiftSetting] = embeddedLibraries == nil ? [] : [
+// REMO_DEBUG_ATTEMPT=1 compiles in `serve --debug-attempt` (a forbidden syscall after hardening,
+// to prove the filter kills), which debug builds always have: `make test-embedded` builds an
+// Embedded binary with it for the hardening tests. Never in `make release`.
+let debugAttempt: [SwiftSetting] = Context.environment["REMO_DEBUG_ATTEMPT"] == "1" ? [.define("REMO_DEBUG_ATTEMPT")] : []
+let productSwiftSettings: [SwiftSetting] = (embeddedLibraries == nil ? [] : [
     .enableExperimentalFeature("Embedded"),
-    .unsafeFlags(["-wmo", "-Osize", "-Xfrontend", "-function-sections"]),
-]
+    .unsafeFlags(["-wmo", "-O", "-Xfrontend", "-function-sections"]),
+]) + debugAttempt
 let productLinkerSettings: [LinkerSetting] = embeddedLibraries.map { libraries in
     [.unsafeFlags(["-Xlinker", libraries + "/libswiftUnicodeDataTables.a",
                    "-lseccomp", "-lcap", "-lm", "-Xlinker", "--gc-sections", "-Xclang-linker", "-static"])]

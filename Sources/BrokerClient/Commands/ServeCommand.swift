@@ -29,7 +29,7 @@ public enum ServeCommand {
             Console.error("remo-broker serve: \(error.message)")
             return 78  // EX_CONFIG
         }
-        #if DEBUG
+        #if DEBUG || REMO_DEBUG_ATTEMPT
         if let name = parsed.value("debug-attempt") {
             guard let operation = ForbiddenOperation(rawValue: name) else {
                 Console.error("remo-broker serve: --debug-attempt must be one of "
@@ -43,7 +43,7 @@ public enum ServeCommand {
     }
 
     /// Hidden options of debug builds only; a release build rejects them as unknown.
-    #if DEBUG
+    #if DEBUG || REMO_DEBUG_ATTEMPT
     static let debugOptions: Set<String> = ["debug-attempt"]
     #else
     static let debugOptions: Set<String> = []

@@ -1,4 +1,4 @@
-#if DEBUG
+#if DEBUG || REMO_DEBUG_ATTEMPT
 import CSeccomp
 
 /// Debug builds only (`serve --debug-attempt OP`, absent from release builds): once every
