@@ -38,7 +38,7 @@ unshare --pid --fork --mount --propagation private -- sh -ec 'mount -t tmpfs tmp
 deb=${1:-$(ls "$repo"/dist/remo-broker_*_amd64.deb 2>/dev/null | head -1)}
 [ -n "$deb" ] && [ -f "$deb" ] || { echo "systemd-test: no dist/remo-broker_*_amd64.deb (make deb)" >&2; exit 1; }
 deb=$(cd "$(dirname "$deb")" && pwd)/$(basename "$deb")
-case $deb in /tmp/* | /var/tmp/* | /run/*) echo "systemd-test: $deb is not visible in the namespace (private /tmp, /var/tmp, /run)" >&2; exit 1 ;; esac
+staging=""
 
 # One run at a time on this host: the package, users and groups live on the real root.
 exec 9>/var/lock/remo-broker-systemd-test.lock
@@ -97,6 +97,7 @@ cleanup() {
     [ -z "$service_user_existed" ] && id -u remo-broker >/dev/null 2>&1 && userdel remo-broker 2>/dev/null
     for group in "${created_groups[@]}"; do getent group "$group" >/dev/null && groupdel "$group" 2>/dev/null; done
     rm -f "$probe"
+    [ -n "$staging" ] && rm -rf "$staging"
     rm -rf /var/lib/remo-broker /var/log/remo-broker 2>/dev/null
     if [ $status -ne 0 ] && ! grep -q . "$result_file" 2>/dev/null; then
         echo "FAIL (systemd-test exited with status $status)" > "$result_file"
@@ -105,6 +106,15 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# A checkout under /tmp (CI clones there) is hidden by the private mounts: stage the package on
+# the real root instead (removed by cleanup).
+case $deb in /tmp/* | /var/tmp/* | /run/*)
+    staging=$(mktemp -d /var/lib/remo-broker-systemd-test.XXXXXX)
+    cp "$deb" "$staging/"
+    deb=$staging/$(basename "$deb")
+    ;;
+esac
 
 # --- boot ------------------------------------------------------------------------------
 # Inside the new namespace, before systemd starts: private tmpfs on /tmp, /var/tmp and /run
