@@ -88,7 +88,11 @@ public final class BrokerServer {
         try epoll.add(adminListenerFD, token: token, interest: .readable)
     }
 
-    /// Takes SIGTERM/SIGINT through a signalfd. The signals must already be blocked in every
+    /// SIGTERM/SIGINT stop the broker; SIGHUP, SIGUSR1 and SIGUSR2 are logged and otherwise
+    /// harmless (their default action would end the process).
+    public static let handledSignals: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2]
+
+    /// Takes `handledSignals` through a signalfd. The signals must already be blocked in every
     /// thread (the daemon blocks them before any thread starts).
     public func watchSignals(_ signals: [Int32]) throws(SystemError) {
         var set = sigset_t()
@@ -151,8 +155,12 @@ public final class BrokerServer {
     private func handleSignals() {
         var info = signalfd_siginfo()
         while read(signalFD, &info, MemoryLayout<signalfd_siginfo>.size) == MemoryLayout<signalfd_siginfo>.size {
-            let name = info.ssi_signo == UInt32(SIGINT) ? "SIGINT" : "SIGTERM"
-            beginDrain(reason: name)
+            switch Int32(bitPattern: info.ssi_signo) {
+            case SIGTERM: beginDrain(reason: "SIGTERM")
+            case SIGINT: beginDrain(reason: "SIGINT")
+            case SIGHUP: Console.error("remo-broker: SIGHUP received from pid \(info.ssi_pid): nothing to reload, still serving")
+            default: Console.error("remo-broker: signal \(info.ssi_signo) from pid \(info.ssi_pid) ignored")
+            }
         }
     }
 

@@ -43,11 +43,12 @@ public enum Daemon {
         // Signals are taken through a signalfd: block them before any thread exists so every
         // thread inherits the mask. The mask is set, not added to: a mask inherited from the
         // parent (a supervisor's or test runner's thread) would otherwise keep SIGQUIT,
-        // SIGSEGV and the like blocked in the daemon.
-        var stopSignals = sigset_t()
-        sigemptyset(&stopSignals)
-        for signal in [SIGTERM, SIGINT] { sigaddset(&stopSignals, signal) }
-        pthread_sigmask(SIG_SETMASK, &stopSignals, nil)
+        // SIGSEGV and the like blocked in the daemon. SIGHUP/SIGUSR1/SIGUSR2 are taken the
+        // same way so that their default action (terminate) never runs (SPEC §12).
+        var handledSignals = sigset_t()
+        sigemptyset(&handledSignals)
+        for signal in BrokerServer.handledSignals { sigaddset(&handledSignals, signal) }
+        pthread_sigmask(SIG_SETMASK, &handledSignals, nil)
         signal(SIGPIPE, SIG_IGN)
 
         // Step 3: directories, sockets, registry. The audit log's directory is created now
@@ -64,7 +65,7 @@ public enum Daemon {
         do {
             server = try BrokerServer(config: config, arena: arena)
             try server.bindAdminSocket()
-            try server.watchSignals([SIGTERM, SIGINT])
+            try server.watchSignals(BrokerServer.handledSignals)
         } catch {
             throw fail("admin socket \(config.adminSocketPath)", error)
         }
