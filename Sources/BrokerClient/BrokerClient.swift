@@ -101,8 +101,16 @@ public final class BrokerConnection {
     }
 
     /// Sends one request and waits for its reply.
+    /// A broker that refuses a connection at accept (`peer_unexpected`, `too_many_connections`)
+    /// answers and closes before the request is read, so the send may fail: the refusal is
+    /// still waiting to be read and is the reply.
     public func request(_ line: [UInt8]) throws(Failure) -> Reply {
-        try send(line)
+        do {
+            try send(line)
+        } catch {
+            if let refusal = try? receive() { return refusal }
+            throw error
+        }
         return try receive()
     }
 
