@@ -2,9 +2,9 @@ import Glibc
 
 /// What the writer receives from one `AuditQueue.take`.
 struct AuditTake {
-    /// Events refused because the queue was full since the previous take. They were all
-    /// recorded after every line of this take (the queue drops the newest), so the gap
-    /// they leave in the log sits right after this take's lines.
+    /// Events lost because the queue was full since the previous take: newcomers refused,
+    /// or older lines of the heaviest owner given up for another owner's newcomer. The
+    /// writer marks the gap right after this take's lines.
     var overflowDrops = 0
     /// When the first of them was refused.
     var firstDropTime = WallClockTime(seconds: 0)
@@ -15,7 +15,12 @@ struct AuditTake {
 /// The bounded hand-off between `record` (serving thread) and the writer thread: a pthread
 /// mutex, one condition variable per direction, and counters `status` reads.
 ///
-/// Queue-full policy: the *newest* event is refused (and counted). The writer is stalled
+/// Queue-full policy (SPEC §13): room is taken from the project (or socket) holding the most
+/// queued lines — the one causing the overflow — by dropping its oldest queued line, so a
+/// flooding project cannot push another project's `fetch` out of the log. When the newcomer
+/// belongs to that heaviest owner itself (or nothing queued has an owner), the newcomer is
+/// refused instead, as below. Either way the loss is counted. Otherwise: the *newest* event
+/// is refused (and counted). The writer is stalled
 /// in a `write` when this happens; keeping the older events keeps what reaches the file a
 /// gap-free prefix, and the gap is then marked in the log by an `audit.degraded` /
 /// `audit.recovered` pair at exactly the place where events are missing, with timestamps
@@ -42,6 +47,9 @@ final class AuditQueue: @unchecked Sendable {
 
     // Guarded by `mutex`.
     private var pending: [[UInt8]] = []
+    /// The `AuditEvent.owner` of each pending line.
+    private var pendingOwners: [String?] = []
+    private var owners = AuditOwners()
     private var overflowDrops = 0
     private var firstDropTime = WallClockTime(seconds: 0)
     private var stopRequested = false
@@ -82,11 +90,12 @@ final class AuditQueue: @unchecked Sendable {
 
     // MARK: serving side
 
-    /// Enqueues `line` unless the queue is full or closed (then it is counted as dropped).
-    /// Never waits for I/O: the lock is only ever held for O(1) work. Returns whether the
-    /// line was accepted.
+    /// Enqueues `line` unless the queue is closed, or full with the newcomer's owner holding
+    /// the most lines (then it is counted as dropped). Never waits for I/O: the lock is held
+    /// for O(owners) work, plus a scan of the queue when an overflow evicts. Returns whether
+    /// the line was accepted.
     @discardableResult
-    func push(_ line: [UInt8], recordedAt time: WallClockTime) -> Bool {
+    func push(_ line: [UInt8], owner: String? = nil, recordedAt time: WallClockTime) -> Bool {
         pthread_mutex_lock(mutex)
         if stopRequested {
             droppedTotal += 1
@@ -97,10 +106,18 @@ final class AuditQueue: @unchecked Sendable {
             if overflowDrops == 0 { firstDropTime = time }
             overflowDrops += 1
             droppedTotal += 1
-            pthread_mutex_unlock(mutex)
-            return false
+            guard let heaviest = owners.heaviest, heaviest.owner != owner, heaviest.count > owners.count(of: owner),
+                  let victim = AuditOwners.oldest(of: heaviest.owner, in: pendingOwners) else {
+                pthread_mutex_unlock(mutex)
+                return false
+            }
+            owners.remove(heaviest.owner)
+            pending.remove(at: victim)
+            pendingOwners.remove(at: victim)
         }
         pending.append(line)
+        pendingOwners.append(owner)
+        owners.add(owner)
         // Wake the writer when it sleeps on an empty queue, or when a coalescing batch hits
         // the high-water mark; any other line just joins the batch.
         let wake = (writerIdle && pending.count == 1) || pending.count == highWater
@@ -137,8 +154,9 @@ final class AuditQueue: @unchecked Sendable {
     // MARK: writer side
 
     /// Waits for lines (or a stop request, or `deadlineNanos` if given), then swaps every
-    /// pending line into `lines` (which must be empty; its capacity is reused).
-    func take(into lines: inout [[UInt8]], deadlineNanos: Int64?) -> AuditTake {
+    /// pending line into `lines` and its owner into `lineOwners` (both must be empty; their
+    /// capacity is reused).
+    func take(into lines: inout [[UInt8]], owners lineOwners: inout [String?], deadlineNanos: Int64?) -> AuditTake {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         writerIdle = true
@@ -157,6 +175,8 @@ final class AuditQueue: @unchecked Sendable {
             }
         }
         swap(&pending, &lines)
+        swap(&pendingOwners, &lineOwners)
+        owners.removeAll()
         let take = AuditTake(overflowDrops: overflowDrops, firstDropTime: firstDropTime,
                              stopRequested: stopRequested)
         overflowDrops = 0
