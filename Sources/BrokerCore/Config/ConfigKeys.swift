@@ -45,7 +45,14 @@ public enum ConfigKeys {
         mode("project_socket_mode", "permissions of each project socket", \.projectSocketMode),
         int("cache_default_ttl_seconds", "per-project cache TTL; manifests may only lower it", \.cacheDefaultTTLSeconds, 1...86400),
         int("cache_default_max_entries", "per-project cache size; manifests may only lower it", \.cacheDefaultMaxEntries, 1...1024),
-        int("max_connections", "connections across all sockets", \.maxConnections, 1...65536),
+        ConfigKey(name: "max_connections", placeholder: "N",
+                  help: "connections across all sockets, admin included (1..65536); plus 32 must fit under RLIMIT_NOFILE: "
+                      + "a configured value that does not is refused, the default is lowered to fit",
+                  defaultText: { String($0.maxConnections) },
+                  apply: { config, value throws(ConfigError) in
+                      config.maxConnections = try integer(value, "max_connections", 1...65536)
+                      config.maxConnectionsConfigured = true
+                  }),
         int("max_connections_per_project", "connections per project socket", \.maxConnectionsPerProject, 1...65536),
         int("idle_timeout_seconds", "close a connection idle (or stalled mid-line) this long", \.idleTimeoutSeconds, 1...86400),
         int("rate_limit_per_second", "per-project get rate (token bucket refill)", \.rateLimitPerSecond, 1...1_000_000),

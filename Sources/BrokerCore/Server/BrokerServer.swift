@@ -87,6 +87,9 @@ public final class BrokerServer {
         guard chmod(config.socketDir, 0o711) == 0 else { throw SystemError("chmod", subject: config.socketDir) }
         try FileSystem.createDirectories(config.projectsDir, mode: 0o711)
         guard chmod(config.projectsDir, 0o711) == 0 else { throw SystemError("chmod", subject: config.projectsDir) }
+        if UnixSocket.isServed(config.adminSocketPath) {
+            throw SystemError("another process is serving on this socket", errno: EADDRINUSE, subject: config.adminSocketPath)
+        }
         adminListenerFD = try UnixSocket.listen(at: config.adminSocketPath, mode: mode_t(config.adminSocketMode))
         if let gid = config.adminGID, chown(config.adminSocketPath, UInt32.max, gid) != 0 {
             throw SystemError("chown", subject: config.adminSocketPath)

@@ -21,7 +21,22 @@ public enum Daemon {
         }
     }
 
-    private static func serve(_ config: BrokerConfig, afterHardening: (() -> Void)?) throws(StartupError) -> Int32 {
+    private static func serve(_ configured: BrokerConfig, afterHardening: (() -> Void)?) throws(StartupError) -> Int32 {
+        // Descriptors first: every later step opens some, and max_connections must fit.
+        var config = configured
+        let descriptorLimit: Int
+        do {
+            descriptorLimit = try DescriptorLimit.raiseToHard()
+        } catch {
+            throw StartupError(step: "RLIMIT_NOFILE", detail: error.description)
+        }
+        do {
+            if let warning = try config.fitConnections(toDescriptorLimit: descriptorLimit) {
+                Console.error("remo-broker: WARNING: \(warning)")
+            }
+        } catch {
+            throw StartupError(step: "max_connections", detail: error.message)
+        }
         // Step 1 (the rest is the config loader): the user to switch to is resolved now,
         // while /etc/passwd can still be read and before anything is created.
         let account = try switchTarget(config)
@@ -60,6 +75,11 @@ public enum Daemon {
             try FileSystem.createDirectories(config.stateDir, mode: 0o700)
         } catch {
             throw fail("directories for the audit log and state", error)
+        }
+        do {
+            try SocketDirectory.prepare(config.socketDir, owners: [geteuid()] + (account.map { [$0.uid] } ?? []))
+        } catch {
+            throw StartupError(step: "socket dir", detail: error.description)
         }
         let server: BrokerServer
         do {
