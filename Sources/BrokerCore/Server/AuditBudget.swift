@@ -27,12 +27,13 @@ struct AuditBudget {
         var suppressed = 0
     }
 
-    /// The monotonic second the tallies belong to.
-    private var window: UInt64 = 0
+    /// The wall-clock second (Unix time) the tallies belong to: the one an auditor sees in
+    /// the events' `ts`, so "10 per second" holds for every second of the log.
+    private var window: Int64 = 0
     private var tallies: [Key: Tally] = [:]
 
-    /// Whether one more event of `key` may be written in the second `now` falls in.
-    /// Call `closeWindow` first so that a new second starts from zero.
+    /// Whether one more event of `key` may be written in the current second. Call
+    /// `closeWindow` first so that a new second starts from zero.
     mutating func admit(_ key: Key) -> Bool {
         var tally = tallies[key] ?? Tally()
         defer { tallies[key] = tally }
@@ -44,10 +45,9 @@ struct AuditBudget {
         return true
     }
 
-    /// When `now` is in a later second than the tallies: the summaries of the second that
-    /// ended (one per key that suppressed something), and a fresh window. Empty otherwise.
-    mutating func closeWindow(now: UInt64) -> [AuditEvent] {
-        let second = now / Monotonic.nanosecondsPerSecond
+    /// When `second` is not the tallies' second: the summaries of the second that ended
+    /// (one per key that suppressed something), and a fresh window. Empty otherwise.
+    mutating func closeWindow(second: Int64) -> [AuditEvent] {
         guard second != window else { return [] }
         window = second
         guard !tallies.isEmpty else { return [] }

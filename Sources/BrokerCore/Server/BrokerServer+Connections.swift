@@ -272,12 +272,12 @@ extension BrokerServer {
 
     /// Records a `peer.unexpected` or `request.invalid` within the socket's budget.
     func recordLimited(_ event: AuditEvent, socket: String, kind: AuditBudget.Kind) {
-        closeAuditWindow(now: Monotonic.nanoseconds())
+        closeAuditWindow()
         if auditBudget.admit(AuditBudget.Key(socket: socket, kind: kind)) { audit.record(event) }
     }
 
     /// Writes the `audit.suppressed` summaries of a second that has ended.
-    func closeAuditWindow(now: UInt64) {
-        for summary in auditBudget.closeWindow(now: now) { audit.record(summary) }
+    func closeAuditWindow() {
+        for summary in auditBudget.closeWindow(second: WallClockTime.now().seconds) { audit.record(summary) }
     }
 }

@@ -145,7 +145,7 @@ public final class BrokerServer {
             if now &- lastSweep >= Monotonic.nanosecondsPerSecond {
                 lastSweep = now
                 closeIdleConnections(now: now)
-                closeAuditWindow(now: now)
+                closeAuditWindow()
             }
             if case .draining(let deadline, let reason) = state, connections.isEmpty || now >= deadline {
                 backlog.removeAll()
