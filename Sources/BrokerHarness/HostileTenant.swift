@@ -42,6 +42,7 @@ public final class SocketFlood: @unchecked Sendable {
         stopping.store(true, ordering: .relaxed)
         for thread in threads { thread.join() }
         threads = []
+        connections = []
     }
 
     /// Writes `chunk` for as long as the broker takes it, reading and discarding replies so

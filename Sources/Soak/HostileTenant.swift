@@ -8,13 +8,13 @@ import Glibc
 /// - `hostile-flood`: three connections streaming 1 MiB writes of `\n`;
 /// - `hostile-junk`: two connections streaming invalid lines (protocol_error, request.invalid);
 /// - `hostile-guarded`: a uid outside `allowed_uids` holding 70 connections (root only).
-/// A probe times `get`s on victim project `probeProject` every 20 ms: during the first
-/// quarter of the run nothing attacks (the quiet p99), then the attacks run to the end.
+/// A probe times `get`s on its own victim project, `hostile-victim`, every 25 ms (under the
+/// default rate limit of 50/s): during the first quarter of the run nothing attacks (the quiet
+/// p99), then the attacks run to the end.
 final class HostileTenantScenario {
     let broker: BrokerProcess
-    let probeProject: String
     let attackStartsAfter: Double
-    private let probe: BrokerConnection
+    private var probe: BrokerConnection?
     private let request: [UInt8]
     private var quiet = LatencySamples()
     private var hostile = LatencySamples()
@@ -23,11 +23,11 @@ final class HostileTenantScenario {
     private var stranger: StrangerConnections?
     private(set) var notes: [String] = []
 
-    init(broker: BrokerProcess, probeProject: String, secretName: String, attackStartsAfter: Double) throws {
+    init(broker: BrokerProcess, secretName: String, attackStartsAfter: Double) throws {
         self.broker = broker
-        self.probeProject = probeProject
         self.attackStartsAfter = attackStartsAfter
-        probe = try BrokerConnection(path: broker.projectSocket(probeProject), timeoutSeconds: 30)
+        try broker.registerProject("hostile-victim", secrets: [secretName])
+        probe = try BrokerConnection(path: broker.projectSocket("hostile-victim"), timeoutSeconds: 30)
         request = MarkerSet.getRequest(secretName)
         try broker.registerProject("hostile-flood", secrets: [])
         try broker.registerProject("hostile-junk", secrets: [])
@@ -56,10 +56,11 @@ final class HostileTenantScenario {
         }
     }
 
-    /// Probes until `deadline` (monotonic ns), one get every 20 ms.
+    /// Probes until `deadline` (monotonic ns), one get every 25 ms.
     func probe(until deadline: UInt64) {
         while Monotonic.nanoseconds() < deadline {
             let started = Monotonic.nanoseconds()
+            guard let probe else { return }
             do {
                 var reply = try probe.request(request)
                 let elapsed = Monotonic.nanoseconds() - started
@@ -74,14 +75,15 @@ final class HostileTenantScenario {
                 notes.append("probe failed: \(SecretMarker.redacted("\(error)"))")
                 return
             }
-            let next = started + 20_000_000
+            let next = started + 25_000_000
             let now = Monotonic.nanoseconds()
             if next > now { usleep(UInt32(min(next, deadline) > now ? (min(next, deadline) - now) / 1000 : 0)) }
         }
     }
 
-    /// Stops every attack; returns the bytes the floods wrote.
+    /// Stops every attack and the probe; returns the bytes the floods wrote.
     func stopAttacks() -> Int {
+        probe = nil
         let bytes = floods.reduce(0) { $0 + $1.bytesSent }
         for flood in floods { flood.stop() }
         floods = []

@@ -53,8 +53,7 @@ var report = GateReport(tool: "Soak")
     let projects = try broker.registerProjects(count: projectCount, secrets: secrets)
     try broker.push(secrets, generation: 1)
     let hostile = options.arguments.has("hostile-tenant")
-        ? try HostileTenantScenario(broker: broker, probeProject: projects[0], secretName: secrets.names[0],
-                                    attackStartsAfter: duration / 4)
+        ? try HostileTenantScenario(broker: broker, secretName: secrets.names[0], attackStartsAfter: duration / 4)
         : nil
     usleep(200_000)
     let fdsBefore = ProcReader.openFDs(pid) ?? -1
@@ -85,6 +84,9 @@ var report = GateReport(tool: "Soak")
     let totals = load.stop()
     let elapsed = Double(Monotonic.nanoseconds() - start) / 1e9
     usleep(300_000)
+    // A flooder's socket may still hold megabytes the broker reads to the end (one fair
+    // share per wake-up) before it sees EOF and closes: give that a few seconds.
+    if hostile != nil { _ = Poll.until(timeoutSeconds: 5) { (ProcReader.openFDs(pid) ?? -1) <= fdsBefore } }
     let fdsAfter = ProcReader.openFDs(pid) ?? -1
     let probeGets = hostile?.probeGets ?? 0
     let audit = AuditLogReader.waitForFetches(broker.auditLogPath, atLeast: totals.gets + probeGets)
