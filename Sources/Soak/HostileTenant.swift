@@ -14,7 +14,10 @@ import Glibc
 final class HostileTenantScenario {
     let broker: BrokerProcess
     let attackStartsAfter: Double
+    /// Opened by the first `probe(until:)` and closed by `stopAttacks`, so the soak's
+    /// descriptor counts before and after do not include it.
     private var probe: BrokerConnection?
+    private var probeClosed = false
     private let request: [UInt8]
     private var quiet = LatencySamples()
     private var hostile = LatencySamples()
@@ -27,7 +30,6 @@ final class HostileTenantScenario {
         self.broker = broker
         self.attackStartsAfter = attackStartsAfter
         try broker.registerProject("hostile-victim", secrets: [secretName])
-        probe = try BrokerConnection(path: broker.projectSocket("hostile-victim"), timeoutSeconds: 30)
         request = MarkerSet.getRequest(secretName)
         try broker.registerProject("hostile-flood", secrets: [])
         try broker.registerProject("hostile-junk", secrets: [])
@@ -60,7 +62,13 @@ final class HostileTenantScenario {
     func probe(until deadline: UInt64) {
         while Monotonic.nanoseconds() < deadline {
             let started = Monotonic.nanoseconds()
-            guard let probe else { return }
+            if probe == nil && !probeClosed {
+                probe = try? BrokerConnection(path: broker.projectSocket("hostile-victim"), timeoutSeconds: 30)
+            }
+            guard let probe else {
+                if !probeClosed { probeFailures += 1; notes.append("probe cannot connect") }
+                return
+            }
             do {
                 var reply = try probe.request(request)
                 let elapsed = Monotonic.nanoseconds() - started
@@ -84,6 +92,7 @@ final class HostileTenantScenario {
     /// Stops every attack and the probe; returns the bytes the floods wrote.
     func stopAttacks() -> Int {
         probe = nil
+        probeClosed = true
         let bytes = floods.reduce(0) { $0 + $1.bytesSent }
         for flood in floods { flood.stop() }
         floods = []

@@ -15,19 +15,19 @@ struct AuditTake {
 /// The bounded hand-off between `record` (serving thread) and the writer thread: a pthread
 /// mutex, one condition variable per direction, and counters `status` reads.
 ///
-/// Queue-full policy (SPEC §13): room is taken from the project (or socket) holding the most
-/// queued lines — the one causing the overflow — by dropping its oldest queued line, so a
-/// flooding project cannot push another project's `fetch` out of the log. When the newcomer
-/// belongs to that heaviest owner itself (or nothing queued has an owner), the newcomer is
-/// refused instead, as below. Either way the loss is counted. Otherwise: the *newest* event
-/// is refused (and counted). The writer is stalled
-/// in a `write` when this happens; keeping the older events keeps what reaches the file a
-/// gap-free prefix, and the gap is then marked in the log by an `audit.degraded` /
-/// `audit.recovered` pair at exactly the place where events are missing, with timestamps
-/// still in order. Dropping the oldest instead would punch the hole in the middle of
-/// already-accepted history and still lose the same number of events. (While the *file*
-/// is unwritable the ring keeps the newest events instead, as SPEC §6 asks: that ring is
-/// what an operator reads after an outage, and recent activity matters most there.)
+/// Queue-full policy. The writer is stalled in a `write` when this happens.
+/// - The newcomer belongs to the owner (project or socket, `AuditEvent.owner`) holding the
+///   most queued lines, or nothing queued has an owner: the newcomer is refused and counted.
+///   Keeping the older events keeps what reaches the file a gap-free prefix, and the gap is
+///   marked by an `audit.degraded` / `audit.recovered` pair right after it, timestamps in
+///   order; dropping the oldest instead would lose as many events and punch the hole into
+///   already-accepted history.
+/// - Otherwise room is taken from that heaviest owner, the one causing the overflow: its
+///   oldest queued line is dropped (and counted) and the newcomer is queued (SPEC §13), so a
+///   flooding project cannot push another project's `fetch` out of the log. That gap lies
+///   inside the batch; the marker pair still follows it and counts it.
+/// (While the *file* is unwritable the ring keeps the newest events instead, as SPEC §6 asks:
+/// that ring is what an operator reads after an outage, and recent activity matters most.)
 ///
 /// Coalescing: once a line arrives, the writer lets more gather for `coalesceNanos` (or
 /// until the queue is half full) before taking them, and `push` wakes the writer only when it
