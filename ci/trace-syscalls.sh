@@ -20,7 +20,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 command -v strace >/dev/null || { echo "strace is needed (apt-get install -y strace)" >&2; exit 1; }
 root=$(mktemp -d /tmp/remo-trace-XXXXXX)
 chmod 755 "$root"
-trap '[ -n "${KEEP_TRACE:-}" ] && cp "$root/trace" "$KEEP_TRACE"; rm -rf "$root"' EXIT
+# On any exit (a failed step included) the traced broker is stopped with its tracer.
+trap '[ -n "${broker:-}" ] && kill $(ps -o pid= --ppid "$broker") "$broker" 2>/dev/null; [ -n "${KEEP_TRACE:-}" ] && cp "$root/trace" "$KEEP_TRACE"; rm -rf "$root"' EXIT
 for p in alpha beta gamma delta; do
     mkdir -p "$root/$p/.remo"
     printf 'schema_version = 1\nproject = "%s"\n\n[secrets.gh]\n\n[secrets.aws]\n' "$p" > "$root/$p/.remo/manifest.toml"
