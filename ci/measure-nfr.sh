@@ -27,7 +27,7 @@ done
 # A 60 s soak cannot tell malloc's ~2 MiB settling steps from a small leak (a 1 MiB bound
 # failed a clean CI run with 1.25 MiB and no leak): 4 MiB catches gross leaks there; the 1 h
 # release soak judges flatness at 1 MiB.
-latency_args=() soak_args=(--duration 60s --warmup 40s --max-rss-growth 4) kill_args=(--rounds 20)
+latency_args=() soak_args=(--duration 60s --warmup 40s --max-rss-growth 4 --hostile-tenant) kill_args=(--rounds 20)
 case "$mode" in
     quick) latency_args=(--quick) ;;
     release) soak_args=(--duration 1h --max-rss-growth 1) kill_args=(--rounds 100) ;;

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Finds the syscalls a broker makes after its seccomp filter is loaded: runs BINARY under
 # `strace -f` with --seccomp=log (nothing is killed), drives it through every operation
-# (start, register, push-creds, get/info/ping, status, reload, peer and limit refusals,
-# invalid requests, clear-creds, unregister, audit rotation, sd_notify, SIGTERM drain),
+# (start, register, register over a stale socket, push-creds, get/info/ping, status, reload,
+# every refusal: peer_unexpected, too_many_connections, payload_too_large, protocol_error and
+# the audit budget behind them, out-of-descriptors accept-and-close; an empty-line flood
+# (fair-share backlog), SIGHUP/SIGUSR1/SIGUSR2, clear-creds, unregister, audit rotation,
+# sd_notify, SIGTERM drain),
 # then prints each syscall seen after the `seccomp(...)` load, with a count, and marks the
 # ones Sources/BrokerCore/Hardening/SyscallAllowlist.swift does not allow.
 #
@@ -17,8 +20,9 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 command -v strace >/dev/null || { echo "strace is needed (apt-get install -y strace)" >&2; exit 1; }
 root=$(mktemp -d /tmp/remo-trace-XXXXXX)
 chmod 755 "$root"
-trap '[ -n "${KEEP_TRACE:-}" ] && cp "$root/trace" "$KEEP_TRACE"; rm -rf "$root"' EXIT
-for p in alpha beta gamma; do
+# On any exit (a failed step included) the traced broker is stopped with its tracer.
+trap '[ -n "${broker:-}" ] && kill $(ps -o pid= --ppid "$broker") "$broker" 2>/dev/null; [ -n "${KEEP_TRACE:-}" ] && cp "$root/trace" "$KEEP_TRACE"; rm -rf "$root"' EXIT
+for p in alpha beta gamma delta; do
     mkdir -p "$root/$p/.remo"
     printf 'schema_version = 1\nproject = "%s"\n\n[secrets.gh]\n\n[secrets.aws]\n' "$p" > "$root/$p/.remo/manifest.toml"
 done
@@ -44,6 +48,12 @@ for _ in $(seq 200); do "$binary" status "${admin[@]}" >/dev/null 2>&1 && break;
 "$binary" register alpha "$root/alpha" "${admin[@]}" >/dev/null
 "$binary" register beta "$root/beta" --allowed-uid 4242 "${admin[@]}" >/dev/null
 "$binary" register gamma "$root/gamma" --socket-gid "$socket_gid" "${admin[@]}" >/dev/null   # chown to own group
+python3 - "$root/run/projects/delta" <<'PY'                                            # a stale socket left behind
+import os, socket, sys
+os.makedirs(sys.argv[1], mode=0o700, exist_ok=True)
+socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).bind(sys.argv[1] + "/sock")
+PY
+"$binary" register delta "$root/delta" "${admin[@]}" >/dev/null                      # unlinked, never probed
 python3 -c 'import json; print(json.dumps({"big%d" % i: "v" * 60000 for i in range(15)}))' \
     | "$binary" push - "${admin[@]}" >/dev/null                                        # ~900 KB line
 printf '{"gh":"trace-value-1","aws":{"k":"trace-value-2"}}' | "$binary" push - "${admin[@]}" >/dev/null
@@ -66,11 +76,32 @@ try:
 except OSError:
     pass                                                # closed after payload_too_large
 time.sleep(0.3)
+flood = conn(sys.argv[1]); flood.setblocking(False)      # empty lines: the fair-share backlog
+for _ in range(8):
+    try: flood.send(b'\n' * (1 << 20))
+    except BlockingIOError: time.sleep(0.05)
+junk = conn(sys.argv[1]); junk.sendall(b'nope\n' * 50); time.sleep(1.2)   # request.invalid budget, audit.suppressed
+flood.close(); junk.close()
 extra = [conn(sys.argv[1]) for _ in range(3)]           # over max_connections_per_project
 time.sleep(0.3)
 b = conn(sys.argv[2]); b.sendall(b'{"op":"push-creds","secrets":[]}\n'); b.recv(4096)
 idle = conn(sys.argv[1]); time.sleep(2.5)              # idle timeout closes it
 PY
+broker_pid=$(ps -o pid= --ppid "$broker" | tr -d ' ')
+for sig in HUP USR1 USR2; do kill -"$sig" "$broker_pid"; done   # logged, never fatal
+held=$(python3 - "$sock" "$broker_pid" <<'PY'
+import socket, subprocess, sys, time                    # out of descriptors: accept-and-close
+subprocess.run(["prlimit", "--pid", sys.argv[2], "--nofile=12:"], check=False)
+socks = []
+for _ in range(6):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.settimeout(2); s.connect(sys.argv[1]); socks.append(s)
+def refused(s):
+    try: return s.recv(4096).startswith(b'{"ok":false')
+    except OSError: return False
+print(sum(1 for s in socks if refused(s)))
+PY
+)
+prlimit --pid "$broker_pid" --nofile=1024:
 mv "$root/log/audit.log" "$root/log/audit.log.1"       # rotation: the next event recreates it
 "$binary" get gh --socket "$sock" >/dev/null
 sleep 0.3
@@ -85,10 +116,11 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect(sys.argv[1])
 s.sendall(b'{"op":"ping"}\n'); time.sleep(0.5)         # in flight when SIGTERM arrives
 PY
 sleep 0.3
-kill -TERM "$(ps -o pid= --ppid "$broker")"             # the broker, not strace
+kill -TERM "$broker_pid"                               # the broker, not strace
 wait "$broker" || true
 kill "$notifier" 2>/dev/null || true
 
+grep -q "out of file descriptors" "$root/stderr" || echo "note: the out-of-descriptors path was not reached ($held refused)" >&2
 python3 - "$root/trace" "$here/Sources/BrokerCore/Hardening/SyscallAllowlist.swift" <<'PY'
 import re, sys, collections
 lines = open(sys.argv[1]).read().splitlines()

@@ -13,9 +13,12 @@ public final class BrokerConnection {
         case io(SystemError)
         case closed
         case badReply(String)
+        /// The admin socket's directory belongs to someone else (SPEC §13).
+        case untrusted(SocketDirectory.Untrusted)
 
         public var description: String {
             switch self {
+            case .untrusted(let error): return "untrusted socket directory: \(error)"
             case .connect(let error): return "cannot connect: \(error)"
             case .io(let error): return "\(error)"
             case .closed: return "the broker closed the connection"
@@ -38,6 +41,18 @@ public final class BrokerConnection {
     }
 
     deinit { close(fd) }
+
+    /// A connection to the admin socket at `path`, made only when its directory belongs to
+    /// root or to this user: `push` and `watch` must never hand secrets to a socket another
+    /// local user put there.
+    public static func admin(path: String, timeoutSeconds: Int = 30) throws(Failure) -> BrokerConnection {
+        do {
+            try SocketDirectory.trusts(adminSocket: path)
+        } catch {
+            throw .untrusted(error)
+        }
+        return try BrokerConnection(path: path, timeoutSeconds: timeoutSeconds)
+    }
 
     /// Sends `line` (a newline is appended when missing).
     public func send(_ line: [UInt8]) throws(Failure) {
@@ -101,8 +116,16 @@ public final class BrokerConnection {
     }
 
     /// Sends one request and waits for its reply.
+    /// A broker that refuses a connection at accept (`peer_unexpected`, `too_many_connections`)
+    /// answers and closes before the request is read, so the send may fail: the refusal is
+    /// still waiting to be read and is the reply.
     public func request(_ line: [UInt8]) throws(Failure) -> Reply {
-        try send(line)
+        do {
+            try send(line)
+        } catch {
+            if let refusal = try? receive() { return refusal }
+            throw error
+        }
         return try receive()
     }
 

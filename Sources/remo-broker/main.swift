@@ -20,7 +20,7 @@ case "serve":
 case let command? where ClientCommands.names.contains(command):
     Console.exit(ClientCommands.run(command, Array(arguments.dropFirst())))
 case nil:
-    Console.error(CommandHelp.overview)
+    Console.errorLines(CommandHelp.overview)
     Console.exit(64)
 case let command?:
     Console.error("remo-broker: unknown command '\(command)' (see remo-broker --help)")

@@ -229,7 +229,8 @@ import Testing
         }
         #expect(queue.status.degraded && queue.status.droppedEvents == 2)
         var lines: [[UInt8]] = []
-        let take = queue.take(into: &lines, deadlineNanos: 0)
+        var owners: [String?] = []
+        let take = queue.take(into: &lines, owners: &owners, deadlineNanos: 0)
         #expect(lines == [[0], [1], [2]])
         #expect(take.overflowDrops == 2)
         #expect(take.firstDropTime == WallClockTime(seconds: 1_795_608_003))
@@ -240,25 +241,57 @@ import Testing
         #expect(!queue.requestStop())
         #expect(!queue.push([9], recordedAt: time))
         lines.removeAll()
-        let last = queue.take(into: &lines, deadlineNanos: nil)
+        owners.removeAll()
+        let last = queue.take(into: &lines, owners: &owners, deadlineNanos: nil)
         #expect(last.stopRequested && lines.isEmpty && queue.status.droppedEvents == 3)
     }
 
     @Test func timedTakeReturnsEmptyAtTheDeadline() {
         let queue = AuditQueue(capacity: 3)
         var lines: [[UInt8]] = []
-        let take = queue.take(into: &lines, deadlineNanos: AuditClock.nowNanos() + 20_000_000)
+        var owners: [String?] = []
+        let take = queue.take(into: &lines, owners: &owners, deadlineNanos: AuditClock.nowNanos() + 20_000_000)
         #expect(lines.isEmpty && take.overflowDrops == 0 && !take.stopRequested)
     }
 
     @Test func ringKeepsTheNewestInOrder() {
         var ring = AuditRing(capacity: 4)
-        #expect(ring.append(contentsOf: (UInt8(0)..<3).map { [$0] }) == 0)
-        #expect(ring.append(contentsOf: (UInt8(3)..<10).map { [$0] }) == 6)
+        let noOwners = [String?](repeating: nil, count: 10)
+        #expect(ring.append(contentsOf: (UInt8(0)..<3).map { [$0] }[...], owners: noOwners[0..<3]) == 0)
+        #expect(ring.append(contentsOf: (UInt8(3)..<10).map { [$0] }[...], owners: noOwners[3..<10]) == 6)
         #expect(ring.count == 4)
-        #expect(ring.removeAll() == [[6], [7], [8], [9]])
+        #expect(ring.removeAll().lines == [[6], [7], [8], [9]])
         #expect(ring.isEmpty)
         ring.append([42])
-        #expect(ring.removeAll() == [[42]])
+        #expect(ring.removeAll().lines == [[42]])
+    }
+
+    /// SPEC §13: a flooding project evicts its own lines, never the quiet project's.
+    @Test func fullRingEvictsTheHeaviestOwnersOldestLine() {
+        var ring = AuditRing(capacity: 4)
+        ring.append([1], owner: "victim")
+        for byte in UInt8(10)..<20 { ring.append([byte], owner: "attacker") }
+        ring.append([3], owner: nil)
+        ring.append([2], owner: "victim")
+        let kept = ring.removeAll()
+        #expect(kept.lines == [[1], [19], [3], [2]])
+        #expect(kept.owners == ["victim", "attacker", nil, "victim"])
+    }
+
+    @Test func fullQueueDropsTheHeaviestOwnersOldestLineForAnotherOwner() {
+        let queue = AuditQueue(capacity: 4)
+        #expect(queue.push([1], owner: "victim", recordedAt: time))
+        for byte in UInt8(10)..<13 { #expect(queue.push([byte], owner: "attacker", recordedAt: time)) }
+        // Full: the attacker's own newcomer is refused ...
+        #expect(!queue.push([13], owner: "attacker", recordedAt: time))
+        // ... the victim's and a broker-wide event take the attacker's oldest places.
+        #expect(queue.push([2], owner: "victim", recordedAt: time))
+        #expect(queue.push([3], owner: nil, recordedAt: time))
+        var lines: [[UInt8]] = []
+        var owners: [String?] = []
+        let take = queue.take(into: &lines, owners: &owners, deadlineNanos: 0)
+        #expect(lines == [[1], [12], [2], [3]])
+        #expect(owners == ["victim", "attacker", "victim", nil])
+        #expect(take.overflowDrops == 3 && queue.status.droppedEvents == 3)
     }
 }

@@ -37,7 +37,7 @@ enum AuditCommand {
             }
         }
         let admin = SocketPaths.adminSocket(socketDir: arguments.value("socket-dir"))
-        if let connection = try? BrokerConnection(path: admin, timeoutSeconds: 5),
+        if let connection = try? BrokerConnection.admin(path: admin, timeoutSeconds: 5),
            let reply = try? connection.request(op: "status"), reply.ok,
            case .object(let audit)? = reply.document["audit"],
            case .string(let span)? = reply.document.member("path", of: audit) {

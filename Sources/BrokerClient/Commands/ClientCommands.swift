@@ -77,7 +77,7 @@ private struct Context {
         let path = admin ? SocketPaths.adminSocket(socketDir: arguments.value("socket-dir"))
                          : SocketPaths.projectSocket(socket: arguments.value("socket"))
         do {
-            return try BrokerConnection(path: path)
+            return admin ? try BrokerConnection.admin(path: path) : try BrokerConnection(path: path)
         } catch {
             throw CommandFailure(message: "\(path): \(error)", exitCode: 69)
         }

@@ -145,7 +145,7 @@ private final class Watcher {
         // a --command source should not run every round while nobody answers.
         let connection: BrokerConnection
         do {
-            connection = try BrokerConnection(path: adminSocket)
+            connection = try BrokerConnection.admin(path: adminSocket)
         } catch {
             unreachable(error)
             return

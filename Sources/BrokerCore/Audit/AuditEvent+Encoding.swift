@@ -79,6 +79,13 @@ extension AuditEvent {
             writer.field("reason", Self.clipped(reason))
         case let .auditDegraded(droppedEvents), let .auditRecovered(droppedEvents):
             writer.field("dropped_events", droppedEvents)
+        case let .auditSuppressed(scope, suppressedEvent, count):
+            switch scope {
+            case .project(let name): writer.field("project", Self.clipped(name))
+            case .socket(let name): writer.field("socket", Self.clipped(name))
+            }
+            writer.field("suppressed_event", suppressedEvent)
+            writer.field("count", count)
         }
     }
 

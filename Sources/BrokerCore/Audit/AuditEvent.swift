@@ -30,6 +30,16 @@ public enum AuditEvent: Equatable, Sendable {
     /// so the difference between a pair is exactly how many events are missing between them.
     case auditDegraded(droppedEvents: Int)
     case auditRecovered(droppedEvents: Int)
+    /// `count` events of kind `suppressedEvent` were not written in one second because the
+    /// socket was over its budget (SPEC §13, `AuditBudget`).
+    case auditSuppressed(scope: SuppressionScope, suppressedEvent: String, count: Int)
+
+    /// Whose budget an `audit.suppressed` summarises: the `project` of `peer.unexpected`,
+    /// the `socket` of `request.invalid` (a project name or `admin`).
+    public enum SuppressionScope: Equatable, Sendable {
+        case project(String)
+        case socket(String)
+    }
 
     /// Whether the allowlist permitted the fetch. `not_found` is `allow`; `rate_limited` is `deny`.
     public enum Decision: String, Sendable {
@@ -84,6 +94,28 @@ public enum AuditEvent: Equatable, Sendable {
         case .brokerStopping: return "broker.stopping"
         case .auditDegraded: return "audit.degraded"
         case .auditRecovered: return "audit.recovered"
+        case .auditSuppressed: return "audit.suppressed"
+        }
+    }
+
+    /// The project (or socket) an event is about, nil for broker-wide events. When the audit
+    /// queue or the degraded-mode ring overflows, the events of the owner holding the most
+    /// room are dropped first (SPEC §13), so a flooding project cannot push out the others.
+    public var owner: String? {
+        switch self {
+        case let .fetch(project, _, _, _, _, _, _), let .projectRegistered(project, _),
+             let .projectUnregistered(project, _), let .projectReloaded(project, _, _, _),
+             let .manifestInvalid(project, _), let .peerUnexpected(project, _),
+             let .manifestChanged(project, _, _), let .manifestPinned(project, _, _):
+            return project
+        case let .requestInvalid(socket, _):
+            return socket
+        case let .auditSuppressed(scope, _, _):
+            switch scope {
+            case .project(let name), .socket(let name): return name
+            }
+        case .secretsPushed, .secretsCleared, .brokerStarted, .brokerStopping, .auditDegraded, .auditRecovered:
+            return nil
         }
     }
 }

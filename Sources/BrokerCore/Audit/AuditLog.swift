@@ -69,7 +69,7 @@ public final class AuditLog: @unchecked Sendable {
     /// full the event is dropped and counted (see `AuditQueue` for why the newest).
     public func record(_ event: AuditEvent) {
         let now = WallClockTime.now()
-        queue.push(event.encodedLine(at: now), recordedAt: now)
+        queue.push(event.encodedLine(at: now), owner: event.owner, recordedAt: now)
     }
 
     /// The `audit` object of `status`.

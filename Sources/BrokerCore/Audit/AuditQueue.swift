@@ -2,9 +2,9 @@ import CSeccomp
 
 /// What the writer receives from one `AuditQueue.take`.
 struct AuditTake {
-    /// Events refused because the queue was full since the previous take. They were all
-    /// recorded after every line of this take (the queue drops the newest), so the gap
-    /// they leave in the log sits right after this take's lines.
+    /// Events lost because the queue was full since the previous take: newcomers refused,
+    /// or older lines of the heaviest owner given up for another owner's newcomer. The
+    /// writer marks the gap right after this take's lines.
     var overflowDrops = 0
     /// When the first of them was refused.
     var firstDropTime = WallClockTime(seconds: 0)
@@ -15,14 +15,19 @@ struct AuditTake {
 /// The bounded hand-off between `record` (serving thread) and the writer thread: a pthread
 /// mutex, one condition variable per direction, and counters `status` reads.
 ///
-/// Queue-full policy: the *newest* event is refused (and counted). The writer is stalled
-/// in a `write` when this happens; keeping the older events keeps what reaches the file a
-/// gap-free prefix, and the gap is then marked in the log by an `audit.degraded` /
-/// `audit.recovered` pair at exactly the place where events are missing, with timestamps
-/// still in order. Dropping the oldest instead would punch the hole in the middle of
-/// already-accepted history and still lose the same number of events. (While the *file*
-/// is unwritable the ring keeps the newest events instead, as SPEC §6 asks: that ring is
-/// what an operator reads after an outage, and recent activity matters most there.)
+/// Queue-full policy. The writer is stalled in a `write` when this happens.
+/// - The newcomer belongs to the owner (project or socket, `AuditEvent.owner`) holding the
+///   most queued lines, or nothing queued has an owner: the newcomer is refused and counted.
+///   Keeping the older events keeps what reaches the file a gap-free prefix, and the gap is
+///   marked by an `audit.degraded` / `audit.recovered` pair right after it, timestamps in
+///   order; dropping the oldest instead would lose as many events and punch the hole into
+///   already-accepted history.
+/// - Otherwise room is taken from that heaviest owner, the one causing the overflow: its
+///   oldest queued line is dropped (and counted) and the newcomer is queued (SPEC §13), so a
+///   flooding project cannot push another project's `fetch` out of the log. That gap lies
+///   inside the batch; the marker pair still follows it and counts it.
+/// (While the *file* is unwritable the ring keeps the newest events instead, as SPEC §6 asks:
+/// that ring is what an operator reads after an outage, and recent activity matters most.)
 ///
 /// Coalescing: once a line arrives, the writer lets more gather for `coalesceNanos` (or
 /// until the queue is half full) before taking them, and `push` wakes the writer only when it
@@ -42,6 +47,9 @@ final class AuditQueue: @unchecked Sendable {
 
     // Guarded by `mutex`.
     private var pending: [[UInt8]] = []
+    /// The `AuditEvent.owner` of each pending line.
+    private var pendingOwners: [String?] = []
+    private var owners = AuditOwners()
     private var overflowDrops = 0
     private var firstDropTime = WallClockTime(seconds: 0)
     private var stopRequested = false
@@ -82,11 +90,12 @@ final class AuditQueue: @unchecked Sendable {
 
     // MARK: serving side
 
-    /// Enqueues `line` unless the queue is full or closed (then it is counted as dropped).
-    /// Never waits for I/O: the lock is only ever held for O(1) work. Returns whether the
-    /// line was accepted.
+    /// Enqueues `line` unless the queue is closed, or full with the newcomer's owner holding
+    /// the most lines (then it is counted as dropped). Never waits for I/O: the lock is held
+    /// for O(owners) work, plus a scan of the queue when an overflow evicts. Returns whether
+    /// the line was accepted.
     @discardableResult
-    func push(_ line: [UInt8], recordedAt time: WallClockTime) -> Bool {
+    func push(_ line: [UInt8], owner: String? = nil, recordedAt time: WallClockTime) -> Bool {
         pthread_mutex_lock(mutex)
         if stopRequested {
             droppedTotal += 1
@@ -97,10 +106,20 @@ final class AuditQueue: @unchecked Sendable {
             if overflowDrops == 0 { firstDropTime = time }
             overflowDrops += 1
             droppedTotal += 1
-            pthread_mutex_unlock(mutex)
-            return false
+            guard let heaviest = owners.heaviest, heaviest.owner != owner, heaviest.count > owners.count(of: owner),
+                  let victim = AuditOwners.oldest(of: heaviest.owner, in: pendingOwners) else {
+                owners.noteDropped(owner)
+                pthread_mutex_unlock(mutex)
+                return false
+            }
+            owners.remove(heaviest.owner)
+            owners.noteDropped(heaviest.owner)
+            pending.remove(at: victim)
+            pendingOwners.remove(at: victim)
         }
         pending.append(line)
+        pendingOwners.append(owner)
+        owners.add(owner)
         // Wake the writer when it sleeps on an empty queue, or when a coalescing batch hits
         // the high-water mark; any other line just joins the batch.
         let wake = (writerIdle && pending.count == 1) || pending.count == highWater
@@ -137,8 +156,9 @@ final class AuditQueue: @unchecked Sendable {
     // MARK: writer side
 
     /// Waits for lines (or a stop request, or `deadlineNanos` if given), then swaps every
-    /// pending line into `lines` (which must be empty; its capacity is reused).
-    func take(into lines: inout [[UInt8]], deadlineNanos: Int64?) -> AuditTake {
+    /// pending line into `lines` and its owner into `lineOwners` (both must be empty; their
+    /// capacity is reused).
+    func take(into lines: inout [[UInt8]], owners lineOwners: inout [String?], deadlineNanos: Int64?) -> AuditTake {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         writerIdle = true
@@ -157,6 +177,8 @@ final class AuditQueue: @unchecked Sendable {
             }
         }
         swap(&pending, &lines)
+        swap(&pendingOwners, &lineOwners)
+        owners.removeAll()
         let take = AuditTake(overflowDrops: overflowDrops, firstDropTime: firstDropTime,
                              stopRequested: stopRequested)
         overflowDrops = 0

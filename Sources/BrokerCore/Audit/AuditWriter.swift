@@ -29,6 +29,8 @@ final class AuditWriter {
     private var droppedSoFar = 0
     /// Reused across batches: the lines taken from the queue, and the write buffer.
     private var batch: [[UInt8]] = []
+    /// The owner of each line in `batch` (the ring evicts by owner).
+    private var batchOwners: [String?] = []
     private var scratch: [UInt8] = []
 
     /// A period during which the file could not be opened or written.
@@ -58,14 +60,14 @@ final class AuditWriter {
             if AuditFile.endsInsideLine(path) { opened.startOnNewLine() }
             file = opened
         } catch {
-            enterOutage(keeping: [], because: error)
+            enterOutage(keeping: 0..<0, because: error)
         }
     }
 
     /// The thread's body: take, write (or keep), repeat until `close` asks it to stop.
     func run() {
         while true {
-            let take = queue.take(into: &batch, deadlineNanos: outage?.nextAttemptNanos)
+            let take = queue.take(into: &batch, owners: &batchOwners, deadlineNanos: outage?.nextAttemptNanos)
             if take.overflowDrops > 0 { appendOverflowMarkers(take) }
             if outage == nil {
                 writeBatch()
@@ -73,6 +75,7 @@ final class AuditWriter {
                 retryOrKeepBatch(force: take.stopRequested)
             }
             batch.removeAll(keepingCapacity: true)
+            batchOwners.removeAll(keepingCapacity: true)
             if take.stopRequested { break }
         }
         finish()
@@ -85,19 +88,20 @@ final class AuditWriter {
         batch.append(AuditEvent.auditDegraded(droppedEvents: droppedSoFar).encodedLine(at: take.firstDropTime))
         droppedSoFar += take.overflowDrops
         batch.append(AuditEvent.auditRecovered(droppedEvents: droppedSoFar).encodedLine(at: .now()))
+        batchOwners.append(contentsOf: [nil, nil])
     }
 
     private func writeBatch() {
         guard !batch.isEmpty else { return }
         if let error = openFileIfNeeded() {
-            enterOutage(keeping: batch[...], because: error)
+            enterOutage(keeping: batch.indices, because: error)
             return
         }
         guard var current = file else { return }
         let result = current.append(batch[...], buffer: &scratch)
         file = current
         if let error = result.error {
-            enterOutage(keeping: batch[result.written...], because: error)
+            enterOutage(keeping: result.written..<batch.count, because: error)
         }
     }
 
@@ -118,18 +122,19 @@ final class AuditWriter {
 
     // MARK: degraded
 
-    private func enterOutage(keeping lines: ArraySlice<[UInt8]>, because error: SystemError) {
+    /// `lines`: the indices of `batch` that were not written.
+    private func enterOutage(keeping lines: Range<Int>, because error: SystemError) {
         let now = AuditClock.nowNanos()
         let header = AuditEvent.auditDegraded(droppedEvents: droppedSoFar).encodedLine(at: .now())
         outage = Outage(header: header, lastAttemptNanos: now, nextAttemptNanos: now + Self.retryIntervalNanos)
-        keep(lines)
+        keep(batch[lines], owners: batchOwners[lines])
         queue.setFileDegraded(true)
         Console.error("remo-broker: audit log degraded: \(error); keeping the newest \(ring.capacity) events in memory")
     }
 
     /// Holds lines in the ring; whatever it evicts is dropped and counted.
-    private func keep(_ lines: ArraySlice<[UInt8]>) {
-        let evicted = ring.append(contentsOf: lines)
+    private func keep(_ lines: ArraySlice<[UInt8]>, owners: ArraySlice<String?>) {
+        let evicted = ring.append(contentsOf: lines, owners: owners)
         guard evicted > 0 else { return }
         droppedSoFar += evicted
         queue.countDropped(evicted)
@@ -143,7 +148,7 @@ final class AuditWriter {
         let due = force || now >= current.nextAttemptNanos
             || (!batch.isEmpty && now >= current.lastAttemptNanos + Self.minimumRetrySpacingNanos)
         guard due else {
-            keep(batch[...])
+            keep(batch[...], owners: batchOwners[...])
             if !batch.isEmpty {
                 current.nextAttemptNanos = min(current.nextAttemptNanos,
                                                current.lastAttemptNanos + Self.minimumRetrySpacingNanos)
@@ -156,16 +161,22 @@ final class AuditWriter {
         outage = current
 
         guard openFileIfNeeded() == nil, var target = file else {
-            keep(batch[...])
+            keep(batch[...], owners: batchOwners[...])
             return
         }
         var lines: [[UInt8]] = []
+        var owners: [String?] = []
         lines.reserveCapacity(ring.count + batch.count + 2)
         let headerCount = current.header == nil ? 0 : 1
         if let header = current.header { lines.append(header) }
-        lines.append(contentsOf: ring.removeAll())
+        let kept = ring.removeAll()
+        lines.append(contentsOf: kept.lines)
         lines.append(contentsOf: batch)
         lines.append(AuditEvent.auditRecovered(droppedEvents: droppedSoFar).encodedLine(at: .now()))
+        owners.append(contentsOf: repeatElement(nil, count: headerCount))
+        owners.append(contentsOf: kept.owners)
+        owners.append(contentsOf: batchOwners)
+        owners.append(nil)
 
         let result = target.append(lines[...], buffer: &scratch)
         file = target
@@ -179,14 +190,15 @@ final class AuditWriter {
         // `audit.recovered` line (a later success writes a fresh one).
         if result.written > 0 { outage?.header = nil }
         let firstUnwritten = max(result.written, headerCount)
-        if firstUnwritten < lines.count - 1 { keep(lines[firstUnwritten..<(lines.count - 1)]) }
+        let unwritten = firstUnwritten..<(lines.count - 1)
+        if !unwritten.isEmpty { keep(lines[unwritten], owners: owners[unwritten]) }
     }
 
     // MARK: exit
 
     private func finish() {
         if outage != nil {
-            let lost = ring.removeAll().count
+            let lost = ring.removeAll().lines.count
             queue.countDropped(lost)
             Console.error("remo-broker: audit log still unwritable at shutdown; \(lost) events held in memory are lost")
         }

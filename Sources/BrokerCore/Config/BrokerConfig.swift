@@ -10,7 +10,10 @@ public struct BrokerConfig: Equatable, Sendable {
     public var stateDir: String
     public var auditLogPath: String
     public var user: String?
-    public var adminSocketMode: UInt32 = 0o660
+    /// 0660 for a root broker (the packaged service, whose admin group is configured);
+    /// 0600 for any other user, whose primary group is usually shared with people who must
+    /// not push or register (SPEC §13). An explicit value is honoured either way.
+    public var adminSocketMode: UInt32
     public var adminGID: UInt32?
     public var projectSocketMode: UInt32 = 0o660
     /// `project_socket_group` as written: a group name or a gid. Resolved at start by
@@ -22,6 +25,9 @@ public struct BrokerConfig: Equatable, Sendable {
     public var cacheDefaultTTLSeconds = 900
     public var cacheDefaultMaxEntries = 32
     public var maxConnections = 1024
+    /// Whether `max_connections` was given (file or flag): a default that does not fit under
+    /// RLIMIT_NOFILE is lowered at start, a configured value is refused (SPEC §13).
+    public var maxConnectionsConfigured = false
     public var maxConnectionsPerProject = 64
     public var idleTimeoutSeconds = 30
     public var rateLimitPerSecond = 50
@@ -39,6 +45,7 @@ public struct BrokerConfig: Equatable, Sendable {
         socketDir = paths.socketDir
         stateDir = paths.stateDir
         auditLogPath = paths.auditLogPath(stateDir: paths.stateDir)
+        adminSocketMode = paths.isRoot ? 0o660 : 0o600
     }
 
     public var adminSocketPath: String { socketDir + "/admin.sock" }
@@ -46,6 +53,26 @@ public struct BrokerConfig: Equatable, Sendable {
     public func projectSocketDir(_ name: String) -> String { projectsDir + "/" + name }
     public func projectSocketPath(_ name: String) -> String { projectSocketDir(name) + "/sock" }
     public var registryPath: String { stateDir + "/registry.json" }
+    /// Descriptors kept out of `max_connections`: listeners, signalfd, epoll, audit log,
+    /// registry and manifest files, the accept-and-close reserve, stdio.
+    public static let descriptorReserve = 32
+
+    /// Fits `max_connections` under `descriptorLimit` (RLIMIT_NOFILE): a configured value
+    /// that does not fit is an error; the default is lowered, with the warning returned.
+    public mutating func fitConnections(toDescriptorLimit descriptorLimit: Int) throws(ConfigError) -> String? {
+        let available = descriptorLimit - Self.descriptorReserve
+        guard maxConnections > available else { return nil }
+        guard !maxConnectionsConfigured, available >= 1 else {
+            throw ConfigError("max_connections \(maxConnections) plus \(Self.descriptorReserve) reserved descriptors exceeds "
+                + "RLIMIT_NOFILE \(descriptorLimit): lower max_connections to at most \(max(0, available)) "
+                + "or raise the limit (LimitNOFILE= in the unit, ulimit -Hn)")
+        }
+        let warning = "max_connections lowered from \(maxConnections) to \(available) to fit RLIMIT_NOFILE \(descriptorLimit) "
+            + "(\(Self.descriptorReserve) descriptors reserved); raise LimitNOFILE= for more"
+        maxConnections = available
+        return warning
+    }
+
     public var cacheLimits: ProjectCache.Limits {
         ProjectCache.Limits(ttlSeconds: cacheDefaultTTLSeconds, maxEntries: cacheDefaultMaxEntries)
     }

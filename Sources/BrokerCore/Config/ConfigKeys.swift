@@ -50,7 +50,14 @@ public enum ConfigKeys {
                   apply: { config, value throws(ConfigError) in config.projectSocketGroup = try group(value, "project_socket_group") }),
         int("cache_default_ttl_seconds", "per-project cache TTL; manifests may only lower it", Field({ $0.cacheDefaultTTLSeconds }, { $0.cacheDefaultTTLSeconds = $1 }), 1...86400),
         int("cache_default_max_entries", "per-project cache size; manifests may only lower it", Field({ $0.cacheDefaultMaxEntries }, { $0.cacheDefaultMaxEntries = $1 }), 1...1024),
-        int("max_connections", "connections across all sockets", Field({ $0.maxConnections }, { $0.maxConnections = $1 }), 1...65536),
+        ConfigKey(name: "max_connections", placeholder: "N",
+                  help: "connections across all sockets, admin included (1..65536); plus 32 must fit under RLIMIT_NOFILE: "
+                      + "a configured value that does not is refused, the default is lowered to fit",
+                  defaultText: { String($0.maxConnections) },
+                  apply: { config, value throws(ConfigError) in
+                      config.maxConnections = try integer(value, "max_connections", 1...65536)
+                      config.maxConnectionsConfigured = true
+                  }),
         int("max_connections_per_project", "connections per project socket", Field({ $0.maxConnectionsPerProject }, { $0.maxConnectionsPerProject = $1 }), 1...65536),
         int("idle_timeout_seconds", "close a connection idle (or stalled mid-line) this long", Field({ $0.idleTimeoutSeconds }, { $0.idleTimeoutSeconds = $1 }), 1...86400),
         int("rate_limit_per_second", "per-project get rate (token bucket refill)", Field({ $0.rateLimitPerSecond }, { $0.rateLimitPerSecond = $1 }), 1...1_000_000),

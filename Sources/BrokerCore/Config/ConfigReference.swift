@@ -22,7 +22,8 @@ public enum ConfigReference {
             "Paths above are a root broker's (SPEC §2). A broker started by another user defaults to "
                 + "`$XDG_RUNTIME_DIR/remo-broker` (else `/tmp/remo-broker-$UID`) for `socket_dir`, "
                 + "`$XDG_STATE_HOME/remo-broker` (else `~/.local/state/remo-broker`) for `state_dir`, and "
-                + "`<state_dir>/audit.log` for `audit_log_path`; its config file is "
+                + "`<state_dir>/audit.log` for `audit_log_path`, and `0600` for `admin_socket_mode` "
+                + "(only its own user may use the admin socket unless the config says otherwise); its config file is "
                 + "`$XDG_CONFIG_HOME/remo-broker/config.toml`. Flags only: `--config PATH`, `--allow-unlocked-memory`.",
         ]
         return lines.joined(separator: "\n")

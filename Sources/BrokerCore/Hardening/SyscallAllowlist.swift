@@ -79,7 +79,7 @@ public enum SyscallAllowlist {
 
         // MARK: files: register, unregister, reload, registry, audit log, status
         allow("openat", "manifests (register, reload), registry temp file and directory fsync, audit log (re)open, /proc/self/status"),
-        allow("newfstatat", "stat/lstat: project path checks, stale socket check, audit rotation check"),
+        allow("newfstatat", "stat/lstat: project path checks, stale socket check (kind and owner; never a connect probe), audit rotation check"),
         allow("getdents64", "listing /proc/self/task so status covers every thread"),
         allow("fcntl", "audit log: clearing O_NONBLOCK after open"),
         allow("ftruncate", "audit log: cutting a line torn by a failed write"),
@@ -116,6 +116,7 @@ public enum SyscallAllowlist {
         // MARK: identity and status
         allow("getpid", "audit events and sd_notify MAINPID"),
         allow("gettid", "Swift's Mutex (priority-inheritance futex) identifies its owner thread"),
+        allow("geteuid", "register: a socket file left at the project's path is replaced only when the broker's uid owns it"),
         allow("getegid", "register: socket_gid must be the broker's own group ..."),
         allow("getgroups", "... or one of its supplementary groups"),
         allow("prctl", if: [[.equals(0, Linux.PR_GET_DUMPABLE, "option == PR_GET_DUMPABLE")]],

@@ -12,10 +12,6 @@ extension BrokerServer {
         guard let project = projects[name] else {
             return reply(WireError(.internalError, "project is no longer registered"), to: connection)
         }
-        if connection.peerRejected {
-            connection.closeAfterFlush = true
-            return reply(WireError(.peerUnexpected, "this uid may not use this project's socket"), to: connection)
-        }
         let request: ProjectRequest
         switch RequestDecoder.parseObject(line) {
         case .failure(let error): return reply(error, to: connection)

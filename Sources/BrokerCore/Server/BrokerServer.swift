@@ -45,6 +45,13 @@ public final class BrokerServer {
     var records: [String: ProjectRecord] = [:]
     var connectionCount = 0
     var lastSweep: UInt64 = 0
+    /// Connections whose share of a wake-up ran out with complete lines still buffered:
+    /// served round-robin before the loop sleeps again (epoll cannot see buffered input).
+    var backlog: [Connection] = []
+    var auditBudget = AuditBudget()
+    /// Accept-and-close room for when the descriptor table is full.
+    let descriptorReserve: DescriptorReserve
+    var descriptorLog = LogThrottle()
 
     /// A server whose audit events are held until `attachAudit` (the daemon starts the
     /// writer thread only after dropping privileges; see `AuditSink`).
@@ -53,6 +60,7 @@ public final class BrokerServer {
         self.store = SecretStore(arena: arena)
         self.audit = AuditSink(path: config.auditLogPath)
         self.epoll = try Epoll()
+        self.descriptorReserve = try DescriptorReserve()
     }
 
     public convenience init(config: BrokerConfig, arena: SecretArena, audit: AuditLog) throws(SystemError) {
@@ -78,6 +86,9 @@ public final class BrokerServer {
         guard chmod(config.socketDir, 0o711) == 0 else { throw SystemError("chmod", subject: config.socketDir) }
         try FileSystem.createDirectories(config.projectsDir, mode: 0o711)
         guard chmod(config.projectsDir, 0o711) == 0 else { throw SystemError("chmod", subject: config.projectsDir) }
+        if UnixSocket.isServed(config.adminSocketPath) {
+            throw SystemError("another process is serving on this socket", errno: EADDRINUSE, subject: config.adminSocketPath)
+        }
         adminListenerFD = try UnixSocket.listen(at: config.adminSocketPath, mode: mode_t(config.adminSocketMode))
         if let gid = config.adminGID, chown(config.adminSocketPath, UInt32.max, gid) != 0 {
             throw SystemError("chown", subject: config.adminSocketPath)
@@ -87,7 +98,11 @@ public final class BrokerServer {
         try epoll.add(adminListenerFD, token: token, interest: .readable)
     }
 
-    /// Takes SIGTERM/SIGINT through a signalfd. The signals must already be blocked in every
+    /// SIGTERM/SIGINT stop the broker; SIGHUP, SIGUSR1 and SIGUSR2 are logged and otherwise
+    /// harmless (their default action would end the process).
+    public static let handledSignals: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2]
+
+    /// Takes `handledSignals` through a signalfd. The signals must already be blocked in every
     /// thread (the daemon blocks them before any thread starts).
     public func watchSignals(_ signals: [Int32]) throws(SystemError) {
         var set = sigset_t()
@@ -104,6 +119,11 @@ public final class BrokerServer {
         state = .serving
     }
 
+    var isDraining: Bool {
+        if case .draining = state { return true }
+        return false
+    }
+
     // MARK: the loop
 
     /// Serves until a stop signal has been handled and the drain finished.
@@ -117,13 +137,17 @@ public final class BrokerServer {
             } else {
                 timeout = 1000
             }
-            try epoll.wait(timeoutMilliseconds: timeout) { event in handle(event) }
+            // Buffered requests waiting their turn: look at new events without sleeping.
+            try epoll.wait(timeoutMilliseconds: backlog.isEmpty ? timeout : 0) { event in handle(event) }
+            serveBacklog()
             let now = Monotonic.nanoseconds()
             if now &- lastSweep >= Monotonic.nanosecondsPerSecond {
                 lastSweep = now
                 closeIdleConnections(now: now)
+                closeAuditWindow()
             }
             if case .draining(let deadline, let reason) = state, connections.isEmpty || now >= deadline {
+                backlog.removeAll()
                 for connection in connections { close(connection) }
                 state = .stopped(reason: reason)
             }
@@ -150,8 +174,12 @@ public final class BrokerServer {
     private func handleSignals() {
         var info = signalfd_siginfo()
         while read(signalFD, &info, MemoryLayout<signalfd_siginfo>.size) == MemoryLayout<signalfd_siginfo>.size {
-            let name = info.ssi_signo == UInt32(SIGINT) ? "SIGINT" : "SIGTERM"
-            beginDrain(reason: name)
+            switch Int32(bitPattern: info.ssi_signo) {
+            case SIGTERM: beginDrain(reason: "SIGTERM")
+            case SIGINT: beginDrain(reason: "SIGINT")
+            case SIGHUP: Console.error("remo-broker: SIGHUP received from pid \(info.ssi_pid): nothing to reload, still serving")
+            default: Console.error("remo-broker: signal \(info.ssi_signo) from pid \(info.ssi_pid) ignored")
+            }
         }
     }
 
@@ -172,204 +200,10 @@ public final class BrokerServer {
         }
         for connection in connections {
             connection.inputClosed = true
-            processLines(connection)
+            var linesLeft = BrokerServer.fairShareLines
+            processLines(connection, share: &linesLeft)
             flush(connection)
-            if sources[connection.token] != nil, connection.output.isEmpty { close(connection) }
-        }
-    }
-
-    // MARK: connections
-
-    private func acceptAll(_ listener: Int32, endpoint: Connection.Endpoint) {
-        guard case .serving = state else { return }
-        while true {
-            let fd: Int32
-            do {
-                guard let accepted = try UnixSocket.accept(listener) else { return }
-                fd = accepted
-            } catch {
-                // EMFILE/ENFILE: leave the rest queued for the next round rather than spin.
-                Console.error("remo-broker: \(error)")
-                return
-            }
-            admit(fd, endpoint: endpoint)
-        }
-    }
-
-    private func admit(_ fd: Int32, endpoint: Connection.Endpoint) {
-        let project = endpoint == .admin ? nil : projects[endpoint.auditName]
-        if connectionCount >= config.maxConnections {
-            return refuse(fd, "the broker is at max_connections (\(config.maxConnections))")
-        }
-        if let project, project.connectionCount >= config.maxConnectionsPerProject {
-            return refuse(fd, "project \(project.name) is at max_connections_per_project (\(config.maxConnectionsPerProject))")
-        }
-        guard let peer = try? PeerCredentials.of(socket: fd) else {
-            Libc.close(fd)
-            return
-        }
-        let connection = Connection(token: newToken(), fd: fd, endpoint: endpoint, peer: peer, now: Monotonic.nanoseconds())
-        do {
-            try epoll.add(fd, token: connection.token, interest: .readable)
-        } catch {
-            Libc.close(fd)
-            return
-        }
-        sources[connection.token] = .connection(connection)
-        connectionCount += 1
-        if let project {
-            project.connectionCount += 1
-            if let allowed = project.record.allowedUIDs, !allowed.contains(peer.uid) {
-                connection.peerRejected = true
-                audit.record(.peerUnexpected(project: project.name, peer: peer))
-            }
-        }
-    }
-
-    /// Over a connection limit: one error line (best effort, the socket is fresh so it fits
-    /// in its buffer), then close. Never left waiting in the accept queue.
-    private func refuse(_ fd: Int32, _ message: String) {
-        var writer = JSONWriter()
-        WireError(.tooManyConnections, message).write(to: &writer)
-        writer.bytes.append(0x0A)
-        _ = writer.bytes.withUnsafeBufferPointer { try? UnixSocket.send(fd, $0) }
-        Libc.close(fd)
-    }
-
-    func close(_ connection: Connection) {
-        guard sources.removeValue(forKey: connection.token) != nil else { return }
-        Libc.close(connection.fd)
-        connection.input.clear()
-        connection.output.clear()
-        connectionCount -= 1
-        if let name = connection.projectName, let project = projects[name] {
-            project.connectionCount -= 1
-        }
-    }
-
-    private func readAvailable(_ connection: Connection) {
-        while !connection.inputClosed && !connection.readPaused {
-            // Never buffer more than one line past the limit: that is enough to know it is too long.
-            let room = connection.lineLimit + 1 - connection.input.readableCount
-            if room <= 0 { break }
-            let region = connection.input.reserve(min(BrokerServer.readChunk, room))
-            let result: UnixSocket.IOResult
-            do {
-                result = try UnixSocket.receive(connection.fd, into: UnsafeMutableBufferPointer(rebasing: region[0..<min(region.count, room)]))
-            } catch {
-                return close(connection)
-            }
-            switch result {
-            case .transferred(let count):
-                connection.input.commit(count)
-                processLines(connection)
-            case .wouldBlock:
-                return flush(connection)
-            case .closed:
-                connection.inputClosed = true
-            }
-        }
-        processLines(connection)
-        flush(connection)
-    }
-
-    /// Handles every complete line in the input, unless output is backed up.
-    func processLines(_ connection: Connection) {
-        while !connection.closeAfterFlush, sources[connection.token] != nil {
-            if connection.output.readableCount >= BrokerServer.outputPauseBytes, !connection.inputClosed {
-                connection.readPaused = true
-                return
-            }
-            let pending = connection.input.readable
-            guard let newline = pending[connection.scanOffset...].firstIndex(of: 0x0A) else {
-                connection.scanOffset = pending.count
-                if pending.count > connection.lineLimit {
-                    tooLarge(connection)
-                } else if connection.inputClosed {
-                    // The peer is gone: an unterminated last line is never a request.
-                    connection.input.clear()
-                    connection.scanOffset = 0
-                }
-                return
-            }
-            connection.scanOffset = 0
-            if newline > connection.lineLimit {
-                return tooLarge(connection)
-            }
-            var line = UnsafeMutableBufferPointer(rebasing: pending[0..<newline])
-            if line.last == 0x0D { line = UnsafeMutableBufferPointer(rebasing: line[0..<(line.count - 1)]) }
-            if !line.isEmpty {
-                connection.lastActivity = Monotonic.nanoseconds()
-                handleLine(line, on: connection)
-                if sources[connection.token] == nil { return }
-            }
-            connection.input.consume(newline + 1)  // zeroes the request bytes
-        }
-    }
-
-    private func tooLarge(_ connection: Connection) {
-        reply(WireError(.payloadTooLarge, "request line is longer than \(connection.lineLimit) bytes"), to: connection)
-        connection.input.clear()
-        connection.scanOffset = 0
-        connection.closeAfterFlush = true
-    }
-
-    /// Writes as much output as the socket takes, resumes a paused reader once drained, and
-    /// updates epoll interest. Never reads from the socket itself (no recursion with
-    /// `readAvailable`): new input is picked up on the next readable event.
-    func flush(_ connection: Connection) {
-        while sources[connection.token] != nil {
-            while !connection.output.isEmpty {
-                let result: UnixSocket.IOResult
-                do {
-                    result = try UnixSocket.send(connection.fd, UnsafeBufferPointer(connection.output.readable))
-                } catch {
-                    return close(connection)
-                }
-                switch result {
-                case .transferred(let count):
-                    connection.output.consume(count)
-                    connection.lastActivity = Monotonic.nanoseconds()
-                case .wouldBlock:
-                    if connection.output.readableCount > BrokerServer.outputHardCapBytes { return close(connection) }
-                    return updateInterest(connection)
-                case .closed:
-                    return close(connection)
-                }
-            }
-            // Output drained.
-            if connection.closeAfterFlush || (connection.inputClosed && connection.input.isEmpty) || isDraining {
-                return close(connection)
-            }
-            guard connection.readPaused else { break }
-            connection.readPaused = false
-            processLines(connection)  // buffered requests; may queue output (and pause) again
-        }
-        if sources[connection.token] != nil { updateInterest(connection) }
-    }
-
-    var isDraining: Bool {
-        if case .draining = state { return true }
-        return false
-    }
-
-    private func updateInterest(_ connection: Connection) {
-        var wanted: Epoll.Interest = []
-        if !connection.readPaused && !connection.inputClosed && !isDraining { wanted.insert(.readable) }
-        if !connection.output.isEmpty { wanted.insert(.writable) }
-        guard wanted != connection.interest else { return }
-        connection.interest = wanted
-        do {
-            try epoll.modify(connection.fd, token: connection.token, interest: wanted)
-        } catch {
-            close(connection)
-        }
-    }
-
-    private func closeIdleConnections(now: UInt64) {
-        let limit = UInt64(config.idleTimeoutSeconds) * Monotonic.nanosecondsPerSecond
-        for connection in connections where now &- connection.lastActivity > limit {
-            close(connection)
+            if sources[connection.token] != nil, connection.output.isEmpty, !connection.onBacklog { close(connection) }
         }
     }
 
@@ -382,7 +216,8 @@ public final class BrokerServer {
         connection.output.append(writer.bytes)
         switch error.code {
         case .protocolError, .payloadTooLarge, .invalidPayload:
-            audit.record(.requestInvalid(socket: connection.endpoint.auditName, code: error.code.rawValue))
+            let socket = connection.endpoint.auditName
+            recordLimited(.requestInvalid(socket: socket, code: error.code.rawValue), socket: socket, kind: .requestInvalid)
         default:
             break
         }

@@ -25,9 +25,9 @@ final class Connection {
     /// Last completed request or output progress; idle and stalled-mid-line connections
     /// are closed when this is older than the idle timeout.
     var lastActivity: UInt64
-    /// Peer not in the project's allowed_uids: every request is refused, then closed.
-    var peerRejected = false
-    /// Close once the output is flushed (after payload_too_large, peer_unexpected, EOF).
+    /// Its share of a wake-up ran out with complete lines buffered (`BrokerServer.backlog`).
+    var onBacklog = false
+    /// Close once the output is flushed (after payload_too_large, EOF).
     var closeAfterFlush = false
     /// The peer closed its side: no more input will come.
     var inputClosed = false

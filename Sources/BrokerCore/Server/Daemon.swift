@@ -21,13 +21,28 @@ public enum Daemon {
     }
 
     private static func serve(_ unresolved: BrokerConfig, afterHardening: (() -> Void)?) throws(StartupError) -> Int32 {
+        // Descriptors first: every later step opens some, and max_connections must fit.
+        var configured = unresolved
+        let descriptorLimit: Int
+        do {
+            descriptorLimit = try DescriptorLimit.raiseToHard()
+        } catch {
+            throw StartupError(step: "RLIMIT_NOFILE", detail: error.description)
+        }
+        do {
+            if let warning = try configured.fitConnections(toDescriptorLimit: descriptorLimit) {
+                Console.error("remo-broker: WARNING: \(warning)")
+            }
+        } catch {
+            throw StartupError(step: "max_connections", detail: error.message)
+        }
         // Step 1 (the rest is the config loader): the user to switch to is resolved now,
         // while /etc/passwd can still be read and before anything is created.
-        let account = try switchTarget(unresolved)
+        let account = try switchTarget(configured)
         // The project sockets' default group, a bad one rejected now, naming it.
         let config: BrokerConfig
         do {
-            config = try unresolved.resolvingProjectSocketGroup(account: account)
+            config = try configured.resolvingProjectSocketGroup(account: account)
         } catch {
             throw StartupError(step: "project_socket_group", detail: error.message)
         }
@@ -49,11 +64,12 @@ public enum Daemon {
         // Signals are taken through a signalfd: block them before any thread exists so every
         // thread inherits the mask. The mask is set, not added to: a mask inherited from the
         // parent (a supervisor's or test runner's thread) would otherwise keep SIGQUIT,
-        // SIGSEGV and the like blocked in the daemon.
-        var stopSignals = sigset_t()
-        sigemptyset(&stopSignals)
-        for signal in [SIGTERM, SIGINT] { sigaddset(&stopSignals, signal) }
-        pthread_sigmask(SIG_SETMASK, &stopSignals, nil)
+        // SIGSEGV and the like blocked in the daemon. SIGHUP/SIGUSR1/SIGUSR2 are taken the
+        // same way so that their default action (terminate) never runs (SPEC §12).
+        var handledSignals = sigset_t()
+        sigemptyset(&handledSignals)
+        for signal in BrokerServer.handledSignals { sigaddset(&handledSignals, signal) }
+        pthread_sigmask(SIG_SETMASK, &handledSignals, nil)
         signal(SIGPIPE, SIG_IGN)
 
         // Step 3: directories, sockets, registry. The audit log's directory is created now
@@ -66,11 +82,16 @@ public enum Daemon {
         } catch {
             throw fail("directories for the audit log and state", error)
         }
+        do {
+            try SocketDirectory.prepare(config.socketDir, owners: [geteuid()] + (account.map { [$0.uid] } ?? []))
+        } catch {
+            throw StartupError(step: "socket dir", detail: error.description)
+        }
         let server: BrokerServer
         do {
             server = try BrokerServer(config: config, arena: arena)
             try server.bindAdminSocket()
-            try server.watchSignals([SIGTERM, SIGINT])
+            try server.watchSignals(BrokerServer.handledSignals)
         } catch {
             throw fail("admin socket \(config.adminSocketPath)", error)
         }

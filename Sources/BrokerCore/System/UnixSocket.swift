@@ -24,7 +24,8 @@ public enum UnixSocket {
     }
 
     /// A new non-blocking, close-on-exec listening socket bound to `path` with `mode`.
-    /// A stale socket file at `path` is removed first; any other kind of file is an error.
+    /// A socket file left at `path` by an earlier run is removed first (`removeStaleSocket`);
+    /// any other kind of file is an error.
     public static func listen(at path: String, mode: mode_t, backlog: Int32 = 128) throws(SystemError) -> Int32 {
         try removeStaleSocket(path)
         let fd = try retryingEINTR("socket", subject: path) {
@@ -42,22 +43,34 @@ public enum UnixSocket {
         }
     }
 
-    /// Removes `path` if it is a *stale* socket (nobody accepts on it); leaves it if absent.
-    /// A live socket — another broker serving there — or any other kind of file is an error.
+    /// Unlinks a socket file this process's uid owns at `path`; nothing there is fine.
+    /// Never probes it with `connect`: that is not in the seccomp allowlist, and `register`
+    /// reaches this on a project socket an earlier run left behind (SPEC §13). The paths it
+    /// is used on live in directories only the broker can write, so a socket there is the
+    /// broker's own. Another kind of file, or a socket of another uid, is an error.
     public static func removeStaleSocket(_ path: String) throws(SystemError) {
-        var info = stat()
-        guard lstat(path, &info) == 0 else {
-            if errno == ENOENT { return }
-            throw SystemError("lstat", subject: path)
+        let status: FileStatus
+        do {
+            status = try FileStatus.of(path)
+        } catch {
+            if error.errno == ENOENT { return }
+            throw error
         }
-        guard info.st_mode & S_IFMT == S_IFSOCK else {
+        guard status.kind == .socket else {
             throw SystemError("refusing to replace a non-socket file", errno: EEXIST, subject: path)
         }
-        if let live = try? connect(to: path) {
-            close(live)
-            throw SystemError("another process is serving on this socket", errno: EADDRINUSE, subject: path)
+        guard status.uid == geteuid() || geteuid() == 0 else {
+            throw SystemError("refusing to replace a socket owned by uid \(status.uid)", errno: EPERM, subject: path)
         }
         guard unlink(path) == 0 || errno == ENOENT else { throw SystemError("unlink", subject: path) }
+    }
+
+    /// Whether something accepts connections at `path` (a probe with `connect`). Only for
+    /// start-up, before the seccomp filter: a second broker must not steal a live admin socket.
+    public static func isServed(_ path: String) -> Bool {
+        guard let live = try? connect(to: path) else { return false }
+        close(live)
+        return true
     }
 
     /// Accepts one connection (non-blocking, close-on-exec). nil when none is pending.
