@@ -45,6 +45,9 @@ public final class BrokerServer {
     var records: [String: ProjectRecord] = [:]
     var connectionCount = 0
     var lastSweep: UInt64 = 0
+    /// Live rotation (BrokerServer+Wait.swift): revisions and the parked `wait`s.
+    var revisionClock = RevisionClock()
+    var waits = WaitSet()
 
     /// A server whose audit events are held until `attachAudit` (the daemon starts the
     /// writer thread only after dropping privileges; see `AuditSink`).
@@ -117,8 +120,9 @@ public final class BrokerServer {
             } else {
                 timeout = 1000
             }
-            try epoll.wait(timeoutMilliseconds: timeout) { event in handle(event) }
+            try epoll.wait(timeoutMilliseconds: waitTimeout(timeout, now: Monotonic.nanoseconds())) { event in handle(event) }
             let now = Monotonic.nanoseconds()
+            expireWaits(now: now)
             if now &- lastSweep >= Monotonic.nanosecondsPerSecond {
                 lastSweep = now
                 closeIdleConnections(now: now)
@@ -143,6 +147,8 @@ public final class BrokerServer {
         case .signals: handleSignals()
         case .connection(let connection):
             if event.readable || event.hangup { readAvailable(connection) }
+            // A peer gone while its wait is parked cannot take the answer.
+            if connection.waiting != nil, connection.inputClosed { close(connection) }
             if sources[connection.token] != nil, event.writable { flush(connection) }
         }
     }
@@ -170,6 +176,7 @@ public final class BrokerServer {
         for (token, source) in sources {
             if case .projectListener = source { sources[token] = nil }
         }
+        answerAllWaits()
         for connection in connections {
             connection.inputClosed = true
             processLines(connection)
@@ -238,6 +245,7 @@ public final class BrokerServer {
 
     func close(_ connection: Connection) {
         guard sources.removeValue(forKey: connection.token) != nil else { return }
+        forgetWait(connection)
         Libc.close(connection.fd)
         connection.input.clear()
         connection.output.clear()
@@ -276,6 +284,7 @@ public final class BrokerServer {
     /// Handles every complete line in the input, unless output is backed up.
     func processLines(_ connection: Connection) {
         while !connection.closeAfterFlush, sources[connection.token] != nil {
+            if connection.waiting != nil { return }  // a parked wait: later requests answer after it
             if connection.output.readableCount >= BrokerServer.outputPauseBytes, !connection.inputClosed {
                 connection.readPaused = true
                 return
@@ -355,7 +364,7 @@ public final class BrokerServer {
 
     private func updateInterest(_ connection: Connection) {
         var wanted: Epoll.Interest = []
-        if !connection.readPaused && !connection.inputClosed && !isDraining { wanted.insert(.readable) }
+        if !connection.readPaused && !connection.inputClosed && !isDraining && connection.waiting == nil { wanted.insert(.readable) }
         if !connection.output.isEmpty { wanted.insert(.writable) }
         guard wanted != connection.interest else { return }
         connection.interest = wanted
@@ -368,7 +377,7 @@ public final class BrokerServer {
 
     private func closeIdleConnections(now: UInt64) {
         let limit = UInt64(config.idleTimeoutSeconds) * Monotonic.nanosecondsPerSecond
-        for connection in connections where now &- connection.lastActivity > limit {
+        for connection in connections where connection.waiting == nil && now &- connection.lastActivity > limit {
             close(connection)
         }
     }
