@@ -122,11 +122,11 @@ public final class BrokerServer {
             }
             try epoll.wait(timeoutMilliseconds: waitTimeout(timeout, now: Monotonic.nanoseconds())) { event in handle(event) }
             let now = Monotonic.nanoseconds()
-            expireWaits(now: now)
             if now &- lastSweep >= Monotonic.nanosecondsPerSecond {
                 lastSweep = now
                 closeIdleConnections(now: now)
             }
+            expireWaits(now: now)  // after the sweep: an answered wait's activity is later than `now`
             if case .draining(let deadline, let reason) = state, connections.isEmpty || now >= deadline {
                 for connection in connections { close(connection) }
                 state = .stopped(reason: reason)
