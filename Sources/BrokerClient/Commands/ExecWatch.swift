@@ -47,7 +47,7 @@ enum ExecWatch {
             for signal in signals.take() {
                 if let status = supervisor.handle(signal) { return status }
             }
-            var changes = try follower.step(now: Monotonic.nanoseconds(), readable: readable)
+            var changes = follower.step(now: Monotonic.nanoseconds(), readable: readable)
             if !changes.env.isEmpty {
                 let names = changes.env.map { $0.secret }.joined(separator: ", ")
                 if restartOnEnv {
@@ -91,7 +91,7 @@ enum SyncCommand {
         while true {
             let readable = signals.poll(follower.pollFD, timeout: follower.pollTimeout(now: Monotonic.nanoseconds()))
             if !signals.take().isEmpty { return 0 }
-            let changes = try follower.step(now: Monotonic.nanoseconds(), readable: readable)
+            let changes = follower.step(now: Monotonic.nanoseconds(), readable: readable)
             if !changes.files.isEmpty { follower.log("\(changes.files.joined(separator: ", ")) rewritten") }
         }
     }

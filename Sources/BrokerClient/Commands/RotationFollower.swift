@@ -64,7 +64,9 @@ final class RotationFollower {
     }
 
     /// Reads a wait answer when `readable`, reconnects, re-fetches, and parks the next wait.
-    func step(now: UInt64, readable: Bool) throws(CommandFailure) -> Changes {
+    /// Never fails: whatever goes wrong is logged and retried with backoff, and what was
+    /// delivered stays in place (the command keeps running).
+    func step(now: UInt64, readable: Bool) -> Changes {
         var changes = Changes()
         if readable, waitOutstanding, let connection {
             waitOutstanding = false
@@ -98,14 +100,24 @@ final class RotationFollower {
         }
         if let due = refreshDue, now >= due, let connection {
             refreshDue = nil
-            switch try ExecCommand.fetch(over: connection, filesOnly: filesOnly) {
+            let fetched: Result<ExecCommand.Snapshot, ExecCommand.Waiting>
+            do {
+                fetched = try ExecCommand.fetch(over: connection, filesOnly: filesOnly)
+            } catch {
+                log("warning: \(error.message); retrying")
+                drop(now: now)
+                return changes
+            }
+            switch fetched {
             case .failure:
                 lost(BrokerConnection.Failure.closed, now: now)
                 return changes
             case .success(var snapshot):
                 defer { snapshot.zeroize() }
                 guard let current = snapshot.revision else {
-                    throw CommandFailure(message: "the broker at \(socket) reports no revision (too old for live rotation)", exitCode: 69)
+                    log("warning: the broker at \(socket) reports no revision (too old for live rotation); retrying")
+                    drop(now: now)
+                    return changes
                 }
                 revision = current
                 changes = compare(snapshot)
