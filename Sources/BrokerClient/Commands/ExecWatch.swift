@@ -47,7 +47,7 @@ enum ExecWatch {
             for signal in signals.take() {
                 if let status = supervisor.handle(signal) { return status }
             }
-            var changes = follower.step(now: Monotonic.nanoseconds(), readable: readable)
+            let changes = follower.step(now: Monotonic.nanoseconds(), readable: readable)
             if !changes.env.isEmpty {
                 let names = changes.env.map { $0.secret }.joined(separator: ", ")
                 if restartOnEnv {
@@ -58,7 +58,7 @@ enum ExecWatch {
                     continue
                 }
                 follower.log("\(names) changed; environment not updated (--on-env-change ignore)")
-                for index in changes.env.indices { changes.env[index].zeroize() }
+                follower.accept(changes.env)  // reported once per change, not again on every later one
             }
             if !changes.files.isEmpty {
                 let names = changes.files.joined(separator: ", ")
