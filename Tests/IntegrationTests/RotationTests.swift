@@ -164,6 +164,29 @@ import Testing
         for connection in held { #expect(try connection.receive().document["changed"] == .bool(true)) }
     }
 
+    @Test func aWaiterThatHangsUpFreesItsSlot() throws {
+        let broker = try Self.twoProjects(["--max-connections-per-project", "1"])
+        /// The project's one slot, once it is free (a refused connection is answered and closed).
+        func connectWhenFree() -> BrokerConnection? {
+            var connection: BrokerConnection?
+            _ = eventually {
+                connection = try? broker.connect(project: "alpha", timeoutSeconds: 30)
+                return (try? connection?.request(op: "ping"))??.ok == true
+            }
+            return connection
+        }
+        for _ in 0..<3 {
+            var waiter: BrokerConnection? = try #require(connectWhenFree(), "slot not freed")
+            let current = try #require(try waiter?.request(Self.waitRequest("stale")).string("revision"))
+            try waiter?.send(Self.waitRequest(current))
+            #expect(waiter?.staysQuiet(forSeconds: 0.1) == true)
+            expectError(try broker.connect(project: "alpha").receive(), "too_many_connections")  // the parked waiter holds the slot
+            waiter = nil  // hangs up while parked
+            _ = waiter
+        }
+        #expect(connectWhenFree() != nil, "slot not freed")
+    }
+
     @Test func sigtermAnswersPendingWaitsBeforeTheDrainEnds() throws {
         let broker = try Self.twoProjects()
         let current = try Self.revision(broker, "alpha")
