@@ -44,7 +44,9 @@ enum ExecWatch {
         let follower = RotationFollower(socket: socket, delivery: delivery, filesOnly: false, tool: "exec", delivered: delivered)
         while true {
             let readable = signals.poll(follower.pollFD, timeout: follower.pollTimeout(now: Monotonic.nanoseconds()))
-            for signal in signals.take() {
+            for (signal, fromTerminal) in signals.takeWithOrigin() {
+                // Ctrl-C and friends reach CMD directly (same foreground process group): not twice.
+                if fromTerminal, signal != SIGCHLD { continue }
                 if let status = supervisor.handle(signal) { return status }
             }
             let changes = follower.step(now: Monotonic.nanoseconds(), readable: readable)
@@ -119,11 +121,15 @@ final class SignalInbox {
     }
 
     /// The signals received so far, in order.
-    func take() -> [Int32] {
-        var taken: [Int32] = []
+    func take() -> [Int32] { takeWithOrigin().map { $0.signal } }
+
+    /// The signals received so far, and whether the kernel sent each (SI_KERNEL: a terminal's
+    /// Ctrl-C, Ctrl-\ or hangup, delivered to the whole foreground process group).
+    func takeWithOrigin() -> [(signal: Int32, fromTerminal: Bool)] {
+        var taken: [(signal: Int32, fromTerminal: Bool)] = []
         var info = signalfd_siginfo()
         while read(fd, &info, MemoryLayout<signalfd_siginfo>.size) == MemoryLayout<signalfd_siginfo>.size {
-            taken.append(Int32(info.ssi_signo))
+            taken.append((Int32(info.ssi_signo), info.ssi_code == 0x80))  // SI_KERNEL
         }
         return taken
     }
@@ -188,11 +194,11 @@ final class Supervisor {
                 break
             }
             _ = signals.poll(nil, timeout: Int32(min(100, (deadline - now) / 1_000_000 + 1)))
-            for received in signals.take() {
+            for (received, fromTerminal) in signals.takeWithOrigin() {
                 if received == SIGCHLD {
                     status = reap(blocking: false)
                 } else {
-                    signal(received)
+                    if !fromTerminal { signal(received) }
                     if received == SIGTERM || received == SIGINT || received == SIGQUIT { stopRequested = true }
                 }
             }
