@@ -37,11 +37,13 @@ script() {  # binary, name: the whole fixed script
     run "no arguments" "$bin"
     for args in "--version" "--help" "help" "bogus" "serve --help" "config-reference" "hardening-report" \
         "status --help" "register --help" "unregister --help" "reload --help" "clear --help" "push --help" \
-        "ping --help" "info --help" "get --help" "exec --help" "watch --help" "audit --help" \
+        "ping --help" "info --help" "get --help" "exec --help" "sync --help" "watch --help" "audit --help" \
         "register" "get" "status --bogus" "push --format xml" "exec" "watch" "audit --since nonsense --audit-log /nonexistent" \
         "serve --config /nonexistent/config.toml" "serve --bogus-flag" "serve --max-connections 0" \
         "status --socket-dir /nonexistent" "ping --socket /nonexistent/sock" \
-        "exec --retry-seconds 0 --socket /nonexistent/sock -- /bin/true"; do
+        "exec --retry-seconds 0 --socket /nonexistent/sock -- /bin/true" "exec --watch" "sync --bogus" \
+        "exec --watch --signal NOPE -- /bin/true" "exec --watch --on-env-change maybe -- /bin/true" \
+        "sync --once --retry-seconds 0 --socket /nonexistent/sock"; do
         # shellcheck disable=SC2086
         run "$args" "$bin" $args
     done
@@ -58,6 +60,7 @@ script() {  # binary, name: the whole fixed script
     run "register invalid manifest" "$bin" register bad "$root/projects/bad" "${admin[@]}"
     run "register missing path" "$bin" register ghost "$root/projects/ghost" "${admin[@]}"
     run "get before push" "$bin" get gh "${project[@]}"
+    run "sync before push" "$bin" sync --once --retry-seconds 0 "${project[@]}"
     printf '%s' "$secrets" >"$root/set.json"
     run "push" "$bin" push "$root/set.json" "${admin[@]}"
     printf 'A=1\nnot a line\n' >"$root/bad.env"
@@ -69,6 +72,8 @@ script() {  # binary, name: the whole fixed script
     run "get bundle" "$bin" get aws "${project[@]}"
     run "get denied" "$bin" get other "${project[@]}"
     run "get json" "$bin" get gh --json "${project[@]}"
+    run "sync once (home not on tmpfs)" "$bin" sync --once --retry-seconds 0 "${project[@]}"
+    run "exec --watch (home not on tmpfs)" "$bin" exec --watch --retry-seconds 0 "${project[@]}" -- /bin/true
     printf 'schema_version = 1\nproject = "proj"\n[secrets.gh]\n[secrets.npm]\n' >"$root/projects/proj/.remo/manifest.toml"
     run "status (manifest changed)" "$bin" status "${admin[@]}"
     run "reload dry run" "$bin" reload proj --dry-run "${admin[@]}"
@@ -90,6 +95,7 @@ normalize() {  # root: placeholders for what differs between two runs by design
     sed -E -e "s|$1|ROOT|g" \
         -e 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z/TIMESTAMP/g' \
         -e 's/"(pid|peer_pid|latency_us|uptime_seconds)":[0-9]+/"\1":N/g' \
+        -e 's/"revision":"[0-9a-f]+-[0-9a-f]+"/"revision":"REV"/g' \
         -e 's/(up|pid|uid) [0-9]+/\1 N/g' -e 's/\(pid [0-9]+\)/(pid N)/g'
 }
 

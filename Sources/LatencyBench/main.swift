@@ -21,6 +21,8 @@ let help = """
       --split               pin the server to --cpu and the client to another CPU
       --no-pin              do not pin at all
       --echo PATH           the C baseline binary (default \(EchoBaseline.defaultBinary); `make baseline`)
+      --rotations N         pushes timed from answer to the file rewritten by a running sync (default 200; 0 skips)
+      --rotation-gap-ms N   pause between rotations (default 250: more than sync's 200 ms grouping window)
       --socket-dir DIR      attach to a running broker instead of spawning one (it registers a
                             project and PUSHES A TEST SET: never point it at a broker holding real secrets)
       --quick               the short CI variant
@@ -29,7 +31,7 @@ let help = """
 
 let options = HarnessCommandLine(
     tool: "LatencyBench", help: help,
-    valued: ["samples", "warmup", "push-samples", "cold-starts", "clients", "throughput-seconds", "cpu", "echo", "socket-dir"],
+    valued: ["rotations", "rotation-gap-ms", "samples", "warmup", "push-samples", "cold-starts", "clients", "throughput-seconds", "cpu", "echo", "socket-dir"],
     flags: ["split", "no-pin", "quick"])
 let quick = options.arguments.has("quick")
 let settings = BenchSettings(
@@ -50,6 +52,11 @@ do {
     if bench.attached == nil, settings.coldStarts > 0 {
         try measureColdStart(binary: options.brokerBinary, arguments: options.hardeningArguments,
                              runs: settings.coldStarts, into: &report)
+    }
+    let rotations = options.int("rotations", default: 200, in: 0...100_000)
+    if bench.attached == nil, rotations > 0 {
+        try measureRotation(binary: options.brokerBinary, arguments: options.hardeningArguments, rotations: rotations,
+                            gapMilliseconds: options.int("rotation-gap-ms", default: 250, in: 0...60_000), into: &report)
     }
 } catch {
     Console.error("LatencyBench: \(SecretMarker.redacted("\(error)"))")

@@ -23,6 +23,8 @@ let help = """
                           a stranger uid holding 70 connections) from three extra projects after
                           the first quarter of the run, and report a victim's get p99 quiet and
                           under attack (SPEC §13)
+      --rotation-rounds N pushes of the rotation load (SPEC §10), after the mixed load (default 200; 0 skips)
+      --rotation-syncs N  projects of the rotation load that also run a `sync` (default 5)
     RSS is flat when the mean of the last quarter of the samples after warm-up is at most
     --max-rss-growth above the mean of the first quarter. (glibc malloc settles in steps of
     up to ~2 MiB while 50 connections churn: single samples jump by ±0.5 MiB, so neither two
@@ -32,7 +34,8 @@ let help = """
     """
 
 let options = HarnessCommandLine(tool: "Soak", help: help,
-                                 valued: ["projects", "rate", "duration", "push-every", "warmup", "workers", "max-rss-growth"],
+                                 valued: ["rotation-rounds", "rotation-syncs", "projects", "rate", "duration", "push-every", "warmup",
+                                          "workers", "max-rss-growth"],
                                  flags: ["hostile-tenant"])
 let projectCount = options.int("projects", default: 50, in: 1...1000)
 let rate = Double(options.int("rate", default: 10, in: 1...100_000))
@@ -134,8 +137,29 @@ var report = GateReport(tool: "Soak")
     report.metric("fds_after", fdsAfter)
 }
 
+@MainActor func runRotationLoad() throws {
+    let rounds = options.int("rotation-rounds", default: 200, in: 0...1_000_000)
+    guard rounds > 0 else { return }
+    let load = RotationLoad(projects: projectCount, syncs: options.int("rotation-syncs", default: 5, in: 0...1000), rounds: rounds)
+    let totals = try load.run(binary: options.brokerBinary, arguments: options.hardeningArguments)
+    report.add(GateRow("rotation load", "\(projectCount) projects waiting (\(min(load.syncs, projectCount)) with sync), \(rounds) pushes, "
+                       + "\(totals.changes) changes for a project", verdict: .info))
+    report.add(GateRow("rotation: missed changes (wait / sync)", "\(totals.missed) / \(totals.syncMissed) of \(totals.changes) / \(totals.syncChanges)",
+                       must: "0", verdict: totals.missed == 0 && totals.syncMissed == 0 && totals.changes > 0 ? .pass : .fail))
+    report.add(GateRow("rotation: spurious wake-ups", "\(totals.spurious)", must: "0", verdict: totals.spurious == 0 ? .pass : .fail))
+    let grew = totals.rssLast - totals.rssFirst
+    report.add(GateRow("rotation: RSS / fds from a quarter in to the end",
+                       "\(Format.mebibytes(fromKiB: totals.rssFirst)) → \(Format.mebibytes(fromKiB: totals.rssLast)) MiB, fds \(totals.fdsFirst) → \(totals.fdsLast)",
+                       must: "flat (≤ \(maxGrowthMiB) MiB growth), fds equal",
+                       verdict: grew <= maxGrowthMiB * 1024 && totals.fdsFirst == totals.fdsLast ? .pass : .fail))
+    report.metric("rotation_changes", totals.changes)
+    report.metric("rotation_missed", totals.missed + totals.syncMissed)
+    report.metric("rotation_spurious", totals.spurious)
+}
+
 do {
     try runSoak()
+    try runRotationLoad()
 } catch {
     report.add(GateRow("run", "aborted: \(SecretMarker.redacted("\(error)"))", verdict: .fail))
 }

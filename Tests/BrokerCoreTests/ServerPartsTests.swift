@@ -135,4 +135,53 @@ import Testing
         #expect(reply == "{\"ok\":true,\"value\":\"REMO_TEST_MARKER_new\",\"ttl_seconds\":5}\n")
         #expect(store.clear() == 1 && arena.bytesInUse == 0)
     }
+
+    @Test func lastChangedNamesWhatAPushOrClearChanged() throws {
+        let arena = try SecretArena(capacity: 64 * 1024, requireLock: false)
+        let store = SecretStore(arena: arena)
+        _ = push(store, #"{"a":"REMO_TEST_MARKER_1","b":{"x":"REMO_TEST_MARKER_x","y":"REMO_TEST_MARKER_y"},"c":""}"#)
+        #expect(store.lastChanged == ["a", "b", "c"])
+        _ = push(store, #"{"c":"","b":{"y":"REMO_TEST_MARKER_y","x":"REMO_TEST_MARKER_x"},"a":"REMO_TEST_MARKER_1"}"#)
+        #expect(store.lastChanged.isEmpty, "an identical set (keys and fields reordered) is no change")
+        _ = push(store, #"{"a":"REMO_TEST_MARKER_2","b":{"x":"REMO_TEST_MARKER_x","y":"REMO_TEST_MARKER_y"},"d":""}"#)
+        #expect(store.lastChanged == ["a", "c", "d"])
+        _ = push(store, #"{"a":"REMO_TEST_MARKER_2","b":{"x":"REMO_TEST_MARKER_x"},"d":""}"#)
+        #expect(store.lastChanged == ["b"], "a bundle losing a field changed")
+        _ = push(store, #"{"a":{"value":"REMO_TEST_MARKER_2"},"b":{"x":"REMO_TEST_MARKER_x"},"d":""}"#)
+        #expect(store.lastChanged == ["a"], "scalar to bundle changed")
+        _ = store.clear()
+        #expect(store.lastChanged == ["a", "b", "d"])
+        _ = store.clear()
+        #expect(store.lastChanged.isEmpty)
+    }
+}
+
+@Suite struct RevisionTests {
+    @Test func revisionsAreUniqueAndCarryThePerStartNonce() {
+        var clock = RevisionClock(), other = RevisionClock()
+        let first = clock.next(), second = clock.next()
+        #expect(first != second && first.hasPrefix(clock.nonce) && clock.nonce.count == 32)
+        #expect(clock.nonce != other.nonce, "two starts share a nonce")
+        #expect(!other.next().hasPrefix(clock.nonce))
+    }
+
+    @Test func waitDecoding() throws {
+        func decode(_ text: String) -> Result<ProjectRequest, WireError> {
+            var bytes = Array(text.utf8)
+            return bytes.withUnsafeMutableBufferPointer { line in
+                switch RequestDecoder.parseObject(line) {
+                case .failure(let error): return .failure(error)
+                case .success(let (members, op)): return RequestDecoder.project(members, op: op, buffer: JSONBuffer(UnsafeBufferPointer(line)))
+                }
+            }
+        }
+        #expect(try decode(#"{"op":"wait","revision":"r"}"#).get() == .wait(revision: "r", timeoutSeconds: 300))
+        #expect(try decode(#"{"op":"wait","revision":"r","timeout_seconds":3600}"#).get() == .wait(revision: "r", timeoutSeconds: 3600))
+        #expect(try decode(#"{"op":"wait","revision":"r","timeout_seconds":1}"#).get() == .wait(revision: "r", timeoutSeconds: 1))
+        for bad in [#"{"op":"wait"}"#, #"{"op":"wait","revision":true}"#, #"{"op":"wait","revision":"r","timeout_seconds":0}"#,
+                    #"{"op":"wait","revision":"r","timeout_seconds":1e2}"#, #"{"op":"wait","revision":"r","timeout_seconds":null}"#] {
+            guard case .failure(let error) = decode(bad) else { Issue.record("accepted \(bad)"); continue }
+            #expect(error.code == .protocolError)
+        }
+    }
 }

@@ -186,7 +186,8 @@ import Testing
             }
         }
         let recordedPid = RunningTool.read(results.file("pid")).split(separator: "\n").first.flatMap { pid_t($0) }
-        #expect(recordedPid == container.pid)
+        // `exec --watch` keeps CMD as its child (live rotation); plain `exec` becomes CMD.
+        if entrypoint.contains("--watch") { #expect(recordedPid != nil && recordedPid != container.pid) } else { #expect(recordedPid == container.pid) }
 
         // 6. A new terminal (the VS Code profile) gets the environment too.
         let profileArgs = try Self.terminalProfileArguments(config)
@@ -206,9 +207,26 @@ import Testing
             #expect(audit.stdout.contains(" \(binding.name) "), "no fetch of \(binding.name) in the audit table")
         }
 
+        // 8. postStartCommand (`sync`) keeps the files current: the set rotates, the sidecar
+        // pushes it, the file is rewritten in place, no restart of anything.
+        let postStart = try #require(config["postStartCommand"].flatMap { value -> String? in
+            if case .string(let span) = value { return config.string(span) } else { return nil }
+        })
+        let postStartArgv = postStart.split(separator: " ").map(String.init)
+        #expect(postStartArgv.first == "remo-broker" && postStartArgv.dropFirst().first == "sync", "\(postStart)")
+        let sync = try RunningTool(Array(postStartArgv.dropFirst()), environment: containerEnvironment, in: work, name: "sync")
+        let awsPath = try #require(awsFile.first)
+        let rotatedKey = Marker.make("rotated")
+        let rotatedSet = set.replacing(values["aws.aws_secret_access_key"] ?? "-", with: rotatedKey)
+        #expect(rotatedSet != set)
+        try FileSystem.writeAtomically(setPath, Array(rotatedSet.utf8), mode: 0o600)
+        #expect(eventually { RunningTool.read(awsPath).contains("=\(rotatedKey)\n") }, "sync did not deliver the rotated value")
+        #expect(sync.stop(SIGTERM)?.exitCode == 0)
+
         #expect(sidecar.stop(SIGTERM)?.exitCode == 0)
         #expect(sidecar.stderr.contains("pushed \(entries.count) secret(s)"), "\(sidecar.stderr)")
-        let outputs = [container.stdout, container.stderr, sidecar.stdout, sidecar.stderr, terminal.output, audit.output, registered.output]
+        let outputs = [container.stdout, container.stderr, sidecar.stdout, sidecar.stderr, terminal.output, audit.output, registered.output,
+                       sync.stdout, sync.stderr]
         #expect(!outputs.contains { Marker.appears(in: $0) }, "a value reached a log or an output")
     }
 

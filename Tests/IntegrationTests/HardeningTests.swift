@@ -163,6 +163,24 @@ import Testing
             #expect(try BrokerConnection(path: layout.projectSocket("beta")).request(op: "ping").code == "peer_unexpected")
             expectAlive("get")
 
+            step = "wait: parked, answered by a push, a timeout and pipelined requests behind it"
+            do {  // the connection closes at the end: the limits step below counts connections
+            let waiter = try BrokerConnection(path: alpha)
+            let revision = try #require(try waiter.request(op: "info").string("revision"))
+            try waiter.send(Array("{\"op\":\"wait\",\"revision\":\"\(revision)\"}\n{\"op\":\"ping\"}".utf8))
+            let repush = try layout.admin().request(requestLine {
+                $0.field("op", "push-creds"); $0.key("secrets"); $0.beginObject()
+                $0.field("gh", "ghp_rotated"); $0.key("aws"); $0.beginObject(); $0.field("k", "v"); $0.endObject()
+                $0.endObject()
+            })
+            #expect(repush.ok, "\(repush.text)")
+            #expect(try waiter.receive().document["changed"] == .bool(true))
+            #expect(try waiter.receive().ok)
+            let current = try #require(try waiter.request(op: "info").string("revision"))
+            #expect(try waiter.request(Array("{\"op\":\"wait\",\"revision\":\"\(current)\",\"timeout_seconds\":1}".utf8)).document["changed"] == .bool(false))
+            }
+            expectAlive("wait")
+
             step = "invalid requests: protocol_error keeps the connection, payload_too_large closes it"
             let project = try BrokerConnection(path: alpha)
             try project.send(Array("not json".utf8))

@@ -34,7 +34,7 @@ import Testing
     @Test func infoListsSortedAllowlistAndValidatedBindings() throws {
         let broker = try Broker.withProject("infop", secrets: [], manifest: manifest("infop", Self.fileBinding))
         let reply = try broker.connect(project: "infop").request(op: "info")
-        expectOK(reply, keys: ["ok", "project", "schema_version", "allowlist", "secrets"])
+        expectOK(reply, keys: ["ok", "project", "schema_version", "allowlist", "secrets", "revision"])
         let tree = reply.tree
         #expect(tree["project"]?.string == "infop")
         #expect(tree["schema_version"]?.int == 1)

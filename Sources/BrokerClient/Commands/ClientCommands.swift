@@ -16,7 +16,8 @@ public enum ClientCommands {
         "ping": (["socket"], ["json"]),
         "info": (["socket"], ["json"]),
         "get": (["socket"], ["json"]),
-        "exec": (["socket", "retry-seconds"], ["allow-disk-files"]),
+        "exec": (["socket", "retry-seconds", "signal", "on-env-change", "grace-seconds"], ["allow-disk-files", "watch"]),
+        "sync": (["socket", "retry-seconds"], ["allow-disk-files", "once"]),
         "watch": (["socket-dir", "file", "command", "debounce-ms", "format"], []),
         "audit": (["audit-log", "config", "socket-dir", "since", "project", "decision"], ["tail", "json"]),
     ]
@@ -176,7 +177,10 @@ private struct Context {
             let reply = try simple("info", admin: false)
             if !json { Console.out(StatusFormatter.formatInfo(reply)) }
         case "exec":
-            try ExecCommand.run(arguments)
+            return try ExecCommand.run(arguments)
+        case "sync":
+            try expectPositionals(0)
+            return try SyncCommand.run(arguments)
         case "watch":
             try expectPositionals(0)
             return try WatchCommand.run(arguments)

@@ -25,6 +25,10 @@ public enum CommandHelp {
         devcontainer and sidecar:
           exec [--retry-seconds 15] [--allow-disk-files] -- CMD [ARG...]
                                       fetch the manifest's secrets into env vars and tmpfs files, then run CMD
+          exec --watch [--signal SIG] [--on-env-change restart|ignore] [--grace-seconds 10] -- CMD [ARG...]
+                                      the same, then supervise CMD and apply every rotation (live)
+          sync [--once] [--retry-seconds 15]
+                                      deliver the file bindings and keep them current (no CMD)
           watch (--file PATH | --command CMD) [--debounce-ms 200]
                                       push a secret set on start, on every change, after broker restarts
           audit [--tail] [--since 5m|RFC3339] [--project P] [--decision allow|deny] [--json]
@@ -87,6 +91,26 @@ public enum CommandHelp {
                   --retry-seconds N    keep retrying a missing socket or unpushed secret this long (default 15);
                                        then exit 75 naming what is missing, without running CMD
                   --allow-disk-files   allow writing secret files outside tmpfs/ramfs
+                  --watch              stay as CMD's supervisor (CMD is a child; TERM, INT, HUP, QUIT, USR1, USR2
+                                       are forwarded; exits with CMD's status, 128+N for a signal) and follow the
+                                       project's revision: on a change, re-fetch and act only on what differs
+                  --signal SIG         after rewriting changed files, send SIG to CMD (HUP, SIGHUP or a number)
+                  --on-env-change restart|ignore
+                                       a changed env binding restarts CMD (SIGTERM, then SIGKILL after
+                                       --grace-seconds, default 10) with the new value, or is ignored
+                A secret missing after a broker restart keeps its last value (a warning names it); the broker is
+                followed across restarts without touching CMD. Values are never printed.
+                """
+        case "sync":
+            return """
+                usage: remo-broker sync [--once] [--retry-seconds 15] [--allow-disk-files] [--socket PATH]
+
+                Writes the manifest's file bindings as exec does (tmpfs only, atomic, the manifest's mode) and keeps
+                them current: each change of the project's secrets is applied within milliseconds, no polling.
+                For shells and tools that enter a running container without exec (postStartCommand).
+                  --once               deliver once and exit 0
+                  --retry-seconds N    wait this long for the first delivery (default 15), then exit 75
+                Exits 0 on SIGTERM/SIGINT. A secret missing later keeps its last value; values are never printed.
                 """
         case "watch":
             return """

@@ -7,29 +7,43 @@ import CSeccomp
 /// same pid, CMD's own signals, exit code and terminal. Values never reach argv, stdout or
 /// stderr.
 enum ExecCommand {
-    static func run(_ arguments: Arguments) throws(CommandFailure) -> Never {
+    static func run(_ arguments: Arguments) throws(CommandFailure) -> Int32 {
+        if arguments.has("watch") { return try ExecWatch.run(arguments) }
         guard let program = arguments.rest.first else {
             throw CommandFailure(message: "missing the command to run: remo-broker exec [options] -- CMD [ARG...]", exitCode: 64)
         }
         guard arguments.positionals.isEmpty else {
             throw CommandFailure(message: "unexpected argument '\(arguments.positionals[0])' (put the command after --)", exitCode: 64)
         }
+        let socket = SocketPaths.projectSocket(socket: arguments.value("socket"))
+        let delivery = Delivery(allowDiskFiles: arguments.has("allow-disk-files"))
+        var prepared = try firstDelivery(socket: socket, retrySeconds: try retrySeconds(arguments), delivery: delivery, filesOnly: false)
+        for index in prepared.indices { prepared[index].zeroize() }
+        execute(program, arguments.rest)
+    }
+
+    static func retrySeconds(_ arguments: Arguments) throws(CommandFailure) -> Double {
         let retrySeconds = Double(arguments.value("retry-seconds") ?? "15") ?? -1
         guard retrySeconds >= 0 else { throw CommandFailure(message: "--retry-seconds must be a number of seconds", exitCode: 64) }
-        let socket = SocketPaths.projectSocket(socket: arguments.value("socket"))
+        return retrySeconds
+    }
 
-        var fetched = try fetchAll(socket: socket, retrySeconds: retrySeconds)
+    /// Fetches every binding (retrying until the deadline), checks and renders them all, then
+    /// writes files and sets variables. Returns what it delivered (caller zeroes it).
+    static func firstDelivery(socket: String, retrySeconds: Double, delivery: Delivery, filesOnly: Bool) throws(CommandFailure) -> [Delivery.Prepared] {
+        var fetched = try fetchAll(socket: socket, retrySeconds: retrySeconds, filesOnly: filesOnly)
         defer { for index in fetched.indices { fetched[index].reply.zeroize() } }
-        let delivery = Delivery(allowDiskFiles: arguments.has("allow-disk-files"))
         var prepared: [Delivery.Prepared] = []
-        defer { for index in prepared.indices { prepared[index].zeroize() } }
-        for secret in fetched {
-            prepared.append(try delivery.prepare(secret))
+        do throws(CommandFailure) {
+            for secret in fetched {
+                prepared.append(try delivery.prepare(secret))
+            }
+            try delivery.apply(prepared)
+        } catch {
+            for index in prepared.indices { prepared[index].zeroize() }
+            throw error
         }
-        try delivery.apply(prepared)
-        for index in prepared.indices { prepared[index].zeroize() }
-        for index in fetched.indices { fetched[index].reply.zeroize() }
-        execute(program, arguments.rest)
+        return prepared
     }
 
     /// One binding and the `get` reply that answered it.
@@ -48,12 +62,12 @@ enum ExecCommand {
 
     /// Fetches every binding, retrying (with backoff) while the socket is absent or a secret
     /// is not pushed yet, until the deadline.
-    private static func fetchAll(socket: String, retrySeconds: Double) throws(CommandFailure) -> [Fetched] {
+    private static func fetchAll(socket: String, retrySeconds: Double, filesOnly: Bool) throws(CommandFailure) -> [Fetched] {
         let deadline = Monotonic.nanoseconds() + UInt64(retrySeconds * 1e9)
         var pause = 0.1
         while true {
             let missing: [String]
-            switch try attempt(socket: socket) {
+            switch try attempt(socket: socket, filesOnly: filesOnly) {
             case .success(let fetched): return fetched
             case .failure(let waiting): missing = waiting.missing
             }
@@ -70,14 +84,40 @@ enum ExecCommand {
         let missing: [String]
     }
 
-    private static func attempt(socket: String) throws(CommandFailure) -> Result<[Fetched], Waiting> {
+    private static func attempt(socket: String, filesOnly: Bool) throws(CommandFailure) -> Result<[Fetched], Waiting> {
         let connection: BrokerConnection
         do {
             connection = try BrokerConnection(path: socket)
         } catch {
             return .failure(Waiting(missing: ["the broker socket \(socket) (\(error))"]))
         }
-        func lost(_ failure: BrokerConnection.Failure) -> Result<[Fetched], Waiting> {
+        switch try fetch(over: connection, filesOnly: filesOnly) {
+        case .failure(let lost): return .failure(lost)
+        case .success(var snapshot):
+            if snapshot.missing.isEmpty { return .success(snapshot.fetched) }
+            snapshot.zeroize()
+            return .failure(Waiting(missing: snapshot.missing.map { "\($0.name) (\($0.reason))" }))
+        }
+    }
+
+    /// Every binding's current value, and the revision it was read at (read before the
+    /// gets: a change racing them makes the next `wait` answer at once, never a lost change).
+    struct Snapshot {
+        var revision: String?
+        var fetched: [Fetched]
+        var missing: [(name: String, reason: String)]
+
+        mutating func zeroize() {
+            for index in fetched.indices { fetched[index].reply.zeroize() }
+            fetched = []
+        }
+    }
+
+    /// `info`, then every `get` pipelined on `connection`. A lost connection is `.failure`;
+    /// a refusal other than not pushed / rate limited throws.
+    static func fetch(over connection: BrokerConnection, filesOnly: Bool) throws(CommandFailure) -> Result<Snapshot, Waiting> {
+        let socket = connection.path
+        func lost(_ failure: BrokerConnection.Failure) -> Result<Snapshot, Waiting> {
             .failure(Waiting(missing: ["a reply from \(socket) (\(failure))"]))
         }
         let info: Reply
@@ -87,7 +127,7 @@ enum ExecCommand {
             return lost(error)
         }
         guard info.ok else { throw CommandFailure(message: "info: \(info.code ?? "error"): \(info.message ?? "")", exitCode: 1) }
-        let bindings = try parseBindings(info)
+        let bindings = try parseBindings(info).filter { !filesOnly || $0.filePath != nil }
         // Pipelined: every get goes out before the first reply is read.
         var batch: [UInt8] = []
         for binding in bindings {
@@ -106,7 +146,7 @@ enum ExecCommand {
         }
         var fetched: [Fetched] = []
         defer { if !fetched.isEmpty, fetched.count < bindings.count { for index in fetched.indices { fetched[index].reply.zeroize() } } }
-        var missing: [String] = []
+        var missing: [(name: String, reason: String)] = []
         for binding in bindings {
             var reply: Reply
             do {
@@ -122,13 +162,14 @@ enum ExecCommand {
             let message = reply.message ?? ""
             reply.zeroize()
             switch code {
-            case "not_found": missing.append("\(binding.name) (not pushed)")
-            case "rate_limited": missing.append("\(binding.name) (rate limited)")
+            case "not_found": missing.append((binding.name, "not pushed"))
+            case "rate_limited": missing.append((binding.name, "rate limited"))
             default: throw CommandFailure(message: "get \(binding.name): \(code): \(message)", exitCode: 1)
             }
         }
-        if missing.isEmpty { return .success(fetched) }
-        return .failure(Waiting(missing: missing))
+        let snapshot = Snapshot(revision: info.string("revision"), fetched: fetched, missing: missing)
+        fetched = []
+        return .success(snapshot)
     }
 
     private static func parseBindings(_ info: Reply) throws(CommandFailure) -> [Binding] {

@@ -15,14 +15,16 @@ struct Delivery {
         case env(variable: String, value: [UInt8], secret: String)
         case file(path: String, content: [UInt8], mode: UInt32, secret: String)
 
+        /// `self` lets go of the bytes first: zeroing an array that is still shared would
+        /// copy it (copy-on-write) and zero the copy.
         mutating func zeroize() {
             switch self {
             case .env(let variable, var value, let secret):
-                SecureZero.zero(&value)
                 self = .env(variable: variable, value: [], secret: secret)
+                SecureZero.zero(&value)
             case .file(let path, var content, let mode, let secret):
-                SecureZero.zero(&content)
                 self = .file(path: path, content: [], mode: mode, secret: secret)
+                SecureZero.zero(&content)
             }
         }
     }

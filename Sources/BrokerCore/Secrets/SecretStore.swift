@@ -1,3 +1,5 @@
+import CSeccomp
+
 /// The pushed secret set: names and field names in ordinary memory (they are not secret),
 /// every value in one arena generation.
 ///
@@ -16,6 +18,9 @@ public final class SecretStore {
     private var nextGeneration: UInt64 = 1
     /// When the current set was pushed, for `status.secrets_loaded_at`.
     public private(set) var loadedAt: WallClockTime?
+    /// Names whose presence or value the last `replace`/`clear` changed (SPEC §10: a
+    /// project's revision moves only when one of its allowed names is in here).
+    public private(set) var lastChanged: Set<String> = []
 
     public init(arena: SecretArena) {
         self.arena = arena
@@ -80,6 +85,7 @@ public final class SecretStore {
             }
         }
         nextGeneration += 1
+        lastChanged = SecretStore.changes(from: secrets, in: generation, to: table, in: next)
         generation = next  // the previous generation is released (zeroed) here
         secrets = table
         loadedAt = now
@@ -89,10 +95,42 @@ public final class SecretStore {
     /// Empties the store; returns how many secrets it held.
     public func clear() -> Int {
         let previous = secrets.count
+        lastChanged = Set(secrets.keys)
         generation = nil
         secrets = [:]
         loadedAt = nil
         return previous
+    }
+
+    /// The names present in only one of the two sets, or whose values differ (a bundle's
+    /// fields compared by name, so a re-push in another key order is no change).
+    static func changes(from old: [String: Secret], in oldGeneration: SecretGeneration?,
+                        to new: [String: Secret], in newGeneration: SecretGeneration) -> Set<String> {
+        var changed: Set<String> = []
+        for name in old.keys where new[name] == nil { changed.insert(name) }
+        for (name, secret) in new {
+            guard let previous = old[name], let oldGeneration else {
+                changed.insert(name)
+                continue
+            }
+            func same(_ a: Int, _ b: Int) -> Bool {
+                oldGeneration.withValue(a) { left in newGeneration.withValue(b) { right in
+                    left.count == right.count && (left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0)
+                } }
+            }
+            switch (previous, secret) {
+            case (.scalar(let a), .scalar(let b)):
+                if !same(a, b) { changed.insert(name) }
+            case (.bundle(let a), .bundle(let b)):
+                let unchanged = a.count == b.count && a.allSatisfy { field in
+                    b.contains { $0.field == field.field && same(field.index, $0.index) }
+                }
+                if !unchanged { changed.insert(name) }
+            default:
+                changed.insert(name)
+            }
+        }
+        return changed
     }
 
     /// Appends the `get` success reply for `secret` to `output`, straight from arena bytes.

@@ -24,6 +24,7 @@ extension BrokerServer {
             case .clearCreds:
                 let previous = store.clear()
                 flushCaches()
+                revisionsAfterStoreChange()
                 audit.record(.secretsCleared(previousCount: previous, peerUID: connection.peer.uid))
                 okReply(&writer)
             }
@@ -49,6 +50,7 @@ extension BrokerServer {
         let count = try store.replace(with: secrets, in: buffer, now: now)
         // Caches are flushed before the reply is queued: no later get can see the old set.
         flushCaches()
+        revisionsAfterStoreChange()
         audit.record(.secretsPushed(secretCount: count, peerUID: peer.uid))
         okReply(&writer) { writer in
             writer.field("loaded_at", now.rfc3339Seconds)
@@ -143,8 +145,10 @@ extension BrokerServer {
         let removed = before.subtracting(after).sorted()
         if !dryRun {
             let record = project.record.pinning(pin)
+            let bindingsBefore = project.manifest.bindings
             try commitRegistry(name, record)
             apply(record, to: project)
+            if project.manifest.bindings != bindingsBefore { revisionChanged(project) }
             audit.record(.projectReloaded(project: name, allowlistSize: pin.manifest.bindings.count, added: added, removed: removed))
         }
         okReply(&writer) { writer in

@@ -94,6 +94,7 @@ extension BrokerServer {
 
     func close(_ connection: Connection) {
         guard sources.removeValue(forKey: connection.token) != nil else { return }
+        forgetWait(connection)
         Libc.close(connection.fd)
         connection.input.clear()
         connection.output.clear()
@@ -157,6 +158,7 @@ extension BrokerServer {
     @discardableResult
     func processLines(_ connection: Connection, share: inout Int) -> Bool {
         while !connection.closeAfterFlush, sources[connection.token] != nil {
+            if connection.waiting != nil { return false }  // a parked wait: later requests answer after it
             if connection.output.readableCount >= BrokerServer.outputPauseBytes, !connection.inputClosed {
                 connection.readPaused = true
                 return false
@@ -195,7 +197,7 @@ extension BrokerServer {
         return false
     }
 
-    private func queueOnBacklog(_ connection: Connection) {
+    func queueOnBacklog(_ connection: Connection) {
         guard !connection.onBacklog else { return }
         connection.onBacklog = true
         backlog.append(connection)
@@ -249,7 +251,7 @@ extension BrokerServer {
 
     private func updateInterest(_ connection: Connection) {
         var wanted: Epoll.Interest = []
-        if !connection.readPaused && !connection.inputClosed && !isDraining { wanted.insert(.readable) }
+        if !connection.readPaused && !connection.inputClosed && !isDraining && connection.waiting == nil { wanted.insert(.readable) }
         if !connection.output.isEmpty { wanted.insert(.writable) }
         guard wanted != connection.interest else { return }
         connection.interest = wanted
@@ -262,7 +264,7 @@ extension BrokerServer {
 
     func closeIdleConnections(now: UInt64) {
         let limit = UInt64(config.idleTimeoutSeconds) * Monotonic.nanosecondsPerSecond
-        for connection in connections where now &- connection.lastActivity > limit && !connection.onBacklog {
+        for connection in connections where connection.waiting == nil && now &- connection.lastActivity > limit && !connection.onBacklog {
             close(connection)
         }
     }

@@ -45,8 +45,11 @@ extension BrokerServer {
             writer.beginArray()
             project.manifest.bindings.forEach { $0.write(to: &writer) }
             writer.endArray()
+            writer.field("revision", revision(of: project))
             writer.endObject()
             reply(writer, to: connection)
+        case .wait(let revision, let timeoutSeconds):
+            startWait(revision: revision, timeoutSeconds: timeoutSeconds, project: project, connection: connection)
         case .get(let span):
             get(JSONBuffer(UnsafeBufferPointer(line)).slice(span), project: project, connection: connection, started: started)
         }

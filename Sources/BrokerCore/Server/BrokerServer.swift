@@ -52,6 +52,9 @@ public final class BrokerServer {
     /// Accept-and-close room for when the descriptor table is full.
     let descriptorReserve: DescriptorReserve
     var descriptorLog = LogThrottle()
+    /// Live rotation (BrokerServer+Wait.swift): revisions and the parked `wait`s.
+    var revisionClock = RevisionClock()
+    var waits = WaitSet()
 
     /// A server whose audit events are held until `attachAudit` (the daemon starts the
     /// writer thread only after dropping privileges; see `AuditSink`).
@@ -138,7 +141,8 @@ public final class BrokerServer {
                 timeout = 1000
             }
             // Buffered requests waiting their turn: look at new events without sleeping.
-            try epoll.wait(timeoutMilliseconds: backlog.isEmpty ? timeout : 0) { event in handle(event) }
+            let sleep = backlog.isEmpty ? waitTimeout(timeout, now: Monotonic.nanoseconds()) : 0
+            try epoll.wait(timeoutMilliseconds: sleep) { event in handle(event) }
             serveBacklog()
             let now = Monotonic.nanoseconds()
             if now &- lastSweep >= Monotonic.nanosecondsPerSecond {
@@ -146,6 +150,7 @@ public final class BrokerServer {
                 closeIdleConnections(now: now)
                 closeAuditWindow()
             }
+            expireWaits(now: now)  // after the sweep: an answered wait's activity is later than `now`
             if case .draining(let deadline, let reason) = state, connections.isEmpty || now >= deadline {
                 backlog.removeAll()
                 for connection in connections { close(connection) }
@@ -167,6 +172,8 @@ public final class BrokerServer {
         case .signals: handleSignals()
         case .connection(let connection):
             if event.readable || event.hangup { readAvailable(connection) }
+            // A peer gone while its wait is parked cannot take the answer.
+            if connection.waiting != nil, connection.inputClosed { close(connection) }
             if sources[connection.token] != nil, event.writable { flush(connection) }
         }
     }
@@ -198,6 +205,7 @@ public final class BrokerServer {
         for (token, source) in sources {
             if case .projectListener = source { sources[token] = nil }
         }
+        answerAllWaits()
         for connection in connections {
             connection.inputClosed = true
             var linesLeft = BrokerServer.fairShareLines

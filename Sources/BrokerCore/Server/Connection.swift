@@ -37,6 +37,8 @@ final class Connection {
     var scanOffset = 0
     /// What epoll is watching now, to avoid redundant epoll_ctl calls.
     var interest: Epoll.Interest = .readable
+    /// A `wait` held until the project's revision moves (never idle meanwhile).
+    var waiting: PendingWait?
 
     init(token: UInt64, fd: Int32, endpoint: Endpoint, peer: PeerCredentials, now: UInt64) {
         self.token = token
@@ -63,6 +65,8 @@ final class LiveProject {
     var cache: ProjectCache
     var bucket: TokenBucket
     var connectionCount = 0
+    /// What the project may see, as `info`/`wait` report it (assigned on first use).
+    var revision = ""
     /// The manifest file as last compared with the pin (`status`, start, reload).
     var manifestFile = ManifestFileState.matchesPin
     /// What the last `manifest.changed` event reported, so one is written per new digest.

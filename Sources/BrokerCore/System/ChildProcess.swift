@@ -17,12 +17,13 @@ public struct ChildProcess {
     public let stderrPipe: Int32?
 
     /// Starts `path` with `arguments` (argv[0] is added). `environment` nil = inherit.
-    public init(_ path: String, _ arguments: [String], environment: [String]? = nil,
+    /// stdin is /dev/null unless `stdin` is `.inherit`.
+    public init(_ path: String, _ arguments: [String], environment: [String]? = nil, stdin: Output = .null,
                 stdout: Output = .inherit, stderr: Output = .inherit) throws(SystemError) {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if case .inherit = stdin {} else { posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) }
 
         var pipes: [Int32: (read: Int32, write: Int32)] = [:]
         for (fd, output) in [(Int32(1), stdout), (Int32(2), stderr)] {

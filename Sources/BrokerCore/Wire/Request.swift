@@ -5,6 +5,8 @@ public enum ProjectRequest: Equatable {
     case ping
     case info
     case get(name: JSONSpan)
+    /// Held until the project's revision differs from `revision` or the timeout passes (SPEC §10).
+    case wait(revision: String, timeoutSeconds: Int)
 }
 
 public enum AdminRequest: Equatable {
@@ -62,8 +64,23 @@ public enum RequestDecoder {
             case nil: return .failure(WireError(.protocolError, "get needs a string \"name\""))
             case let other?: return .failure(WireError(.protocolError, "field \"name\" must be a string, not \(other.kindName)"))
             }
+        case "wait":
+            let revision: String
+            switch buffer.member("revision", of: members) {
+            case .string(let span)?: revision = buffer.string(span)
+            case nil: return .failure(WireError(.protocolError, "wait needs a string \"revision\""))
+            case let other?: return .failure(WireError(.protocolError, "field \"revision\" must be a string, not \(other.kindName)"))
+            }
+            var timeout = 300
+            if let value = buffer.member("timeout_seconds", of: members) {
+                guard case .number(let number) = value, let exact = buffer.int64(number), exact >= 1, exact <= 3600 else {
+                    return .failure(WireError(.protocolError, "field \"timeout_seconds\" must be an integer between 1 and 3600"))
+                }
+                timeout = Int(exact)
+            }
+            return .success(.wait(revision: revision, timeoutSeconds: timeout))
         default:
-            return .failure(WireError(.protocolError, "unknown op on a project socket (ops: ping, info, get)"))
+            return .failure(WireError(.protocolError, "unknown op on a project socket (ops: ping, info, get, wait)"))
         }
     }
 
