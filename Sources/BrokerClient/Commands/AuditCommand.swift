@@ -196,3 +196,46 @@ extension String {
         return text
     }
 }
+
+/// `audit --verify [--config PATH | --state-dir DIR] [FILE...]` (SPEC §11).
+enum AuditVerifyCommand {
+    static func run(_ arguments: Arguments) throws(CommandFailure) -> Int32 {
+        let current = try AuditCommand.resolvePath(arguments)
+        let files = arguments.positionals.isEmpty ? [current] : arguments.positionals
+        let stateDir = try resolveStateDir(arguments)
+        let headPath = stateDir + "/audit.head"
+        // The head applies when the last file is the current log (which may be missing:
+        // rotated away, not recreated yet).
+        var recorded: AuditChainHead?
+        if let last = files.last, sameFile(last, current) {
+            recorded = AuditChainHead.read(headPath)
+            if recorded == nil {
+                Console.error("remo-broker audit: no readable \(headPath): the end of the log is not checked against a head")
+            }
+        }
+        let report = AuditChainVerifier.verify(files: files, recordedHead: recorded, missingAsEmpty: [current])
+        for line in report.lines { Console.out(line) }
+        return report.passed ? 0 : 1
+    }
+
+    /// --state-dir, else state_dir of --config, else the default.
+    static func resolveStateDir(_ arguments: Arguments) throws(CommandFailure) -> String {
+        if let dir = arguments.value("state-dir") { return dir }
+        if let file = arguments.value("config") {
+            do {
+                return try ConfigLoader.load(file: file, flags: [], allowUnlockedMemory: false).stateDir
+            } catch {
+                throw CommandFailure(message: error.message, exitCode: 78)
+            }
+        }
+        return BrokerConfig().stateDir
+    }
+
+    /// Same path, or the same file under another name.
+    static func sameFile(_ a: String, _ b: String) -> Bool {
+        if a == b { return true }
+        var first = stat(), second = stat()
+        guard stat(a, &first) == 0, stat(b, &second) == 0 else { return false }
+        return first.st_dev == second.st_dev && first.st_ino == second.st_ino
+    }
+}

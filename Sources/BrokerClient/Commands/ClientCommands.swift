@@ -18,7 +18,7 @@ public enum ClientCommands {
         "get": (["socket"], ["json"]),
         "exec": (["socket", "retry-seconds"], ["allow-disk-files"]),
         "watch": (["socket-dir", "file", "command", "debounce-ms", "format"], []),
-        "audit": (["audit-log", "config", "socket-dir", "since", "project", "decision"], ["tail", "json"]),
+        "audit": (["audit-log", "config", "socket-dir", "since", "project", "decision", "state-dir"], ["tail", "json", "verify"]),
     ]
 
     public static var names: Set<String> { Set(options.keys) }
@@ -181,6 +181,7 @@ private struct Context {
             try expectPositionals(0)
             return try WatchCommand.run(arguments)
         case "audit":
+            if arguments.has("verify") { return try AuditVerifyCommand.run(arguments) }
             try expectPositionals(0)
             return try AuditCommand.run(arguments)
         case "get":

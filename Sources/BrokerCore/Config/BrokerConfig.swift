@@ -46,6 +46,8 @@ public struct BrokerConfig: Equatable, Sendable {
     public func projectSocketDir(_ name: String) -> String { projectsDir + "/" + name }
     public func projectSocketPath(_ name: String) -> String { projectSocketDir(name) + "/sock" }
     public var registryPath: String { stateDir + "/registry.json" }
+    /// The audit chain's head (SPEC §11).
+    public var auditHeadPath: String { stateDir + "/audit.head" }
     public var cacheLimits: ProjectCache.Limits {
         ProjectCache.Limits(ttlSeconds: cacheDefaultTTLSeconds, maxEntries: cacheDefaultMaxEntries)
     }
