@@ -49,24 +49,29 @@ public struct SHA256 {
             return String(decoding: text, as: UTF8.self)
         }
 
-        /// Parses exactly 64 lowercase hex digits.
+        /// Parses exactly 64 lowercase hex digits (a hot path of `audit --verify`).
         public init?(hex: UnsafeRawBufferPointer) {
             guard hex.count == 64 else { return nil }
-            func word(_ index: Int) -> UInt32? {
-                var value: UInt32 = 0
-                for offset in (index * 8)..<(index * 8 + 8) {
-                    let byte = hex[offset]
-                    switch byte {
-                    case UInt8(ascii: "0")...UInt8(ascii: "9"): value = value << 4 | UInt32(byte - UInt8(ascii: "0"))
-                    case UInt8(ascii: "a")...UInt8(ascii: "f"): value = value << 4 | UInt32(byte - UInt8(ascii: "a") + 10)
-                    default: return nil
+            var parsed: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0, 0, 0, 0, 0)
+            var valid = true
+            withUnsafeMutableBytes(of: &parsed) { raw in
+                let out = raw.bindMemory(to: UInt32.self)
+                for wordIndex in 0..<8 {
+                    var value: UInt32 = 0
+                    for offset in (wordIndex &* 8)..<(wordIndex &* 8 &+ 8) {
+                        let byte = UInt32(hex[offset])
+                        var digit = byte &- 0x30             // '0'...'9'
+                        if digit > 9 {
+                            digit = byte &- 0x57            // 'a'...'f' -> 10...15
+                            if digit < 10 || digit > 15 { valid = false }
+                        }
+                        value = value << 4 | (digit & 0xF)
                     }
+                    out[wordIndex] = value
                 }
-                return value
             }
-            guard let w0 = word(0), let w1 = word(1), let w2 = word(2), let w3 = word(3),
-                  let w4 = word(4), let w5 = word(5), let w6 = word(6), let w7 = word(7) else { return nil }
-            words = (w0, w1, w2, w3, w4, w5, w6, w7)
+            guard valid else { return nil }
+            words = parsed
         }
 
         public init?(hex: String) {
@@ -211,6 +216,17 @@ public struct SHA256 {
         (x >> n) | (x << (32 - n))
     }
 
+    /// One round of FIPS 180-4 §6.2.2 step 3, written so that the caller rotates the names:
+    /// `d` becomes the new `e` and `h` the new `a`.
+    @inline(__always) private static func round(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: inout UInt32,
+                                                _ e: UInt32, _ f: UInt32, _ g: UInt32, _ h: inout UInt32,
+                                                _ kw: UInt32) {
+        let temp1 = h &+ (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) &+ ((e & f) ^ (~e & g)) &+ kw
+        let temp2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) &+ ((a & b) ^ (a & c) ^ (b & c))
+        d = d &+ temp1
+        h = temp1 &+ temp2
+    }
+
     /// Compresses `blocks` consecutive 64-byte blocks starting at `source`.
     private mutating func compress(_ source: UnsafeRawPointer, blocks: Int) {
         var (h0, h1, h2, h3, h4, h5, h6, h7) = state
@@ -228,14 +244,19 @@ public struct SHA256 {
                         w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
                     }
                     var a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7
-                    for t in 0..<64 {
-                        let s1 = Self.rotr(e, 6) ^ Self.rotr(e, 11) ^ Self.rotr(e, 25)
-                        let choice = (e & f) ^ (~e & g)
-                        let temp1 = h &+ s1 &+ choice &+ k[t] &+ w[t]
-                        let s0 = Self.rotr(a, 2) ^ Self.rotr(a, 13) ^ Self.rotr(a, 22)
-                        let majority = (a & b) ^ (a & c) ^ (b & c)
-                        h = g; g = f; f = e; e = d &+ temp1
-                        d = c; c = b; b = a; a = temp1 &+ s0 &+ majority
+                    // Eight rounds per step with the roles of the variables rotated instead of
+                    // moving the values (the compiler keeps them all in registers).
+                    var t = 0
+                    while t < 64 {
+                        Self.round(a, b, c, &d, e, f, g, &h, k[t] &+ w[t])
+                        Self.round(h, a, b, &c, d, e, f, &g, k[t &+ 1] &+ w[t &+ 1])
+                        Self.round(g, h, a, &b, c, d, e, &f, k[t &+ 2] &+ w[t &+ 2])
+                        Self.round(f, g, h, &a, b, c, d, &e, k[t &+ 3] &+ w[t &+ 3])
+                        Self.round(e, f, g, &h, a, b, c, &d, k[t &+ 4] &+ w[t &+ 4])
+                        Self.round(d, e, f, &g, h, a, b, &c, k[t &+ 5] &+ w[t &+ 5])
+                        Self.round(c, d, e, &f, g, h, a, &b, k[t &+ 6] &+ w[t &+ 6])
+                        Self.round(b, c, d, &e, f, g, h, &a, k[t &+ 7] &+ w[t &+ 7])
+                        t &+= 8
                     }
                     h0 &+= a; h1 &+= b; h2 &+= c; h3 &+= d
                     h4 &+= e; h5 &+= f; h6 &+= g; h7 &+= h
