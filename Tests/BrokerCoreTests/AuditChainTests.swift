@@ -42,6 +42,13 @@ import Testing
         return AuditChainVerifier.verify(files: [path], recordedHead: head)
     }
 
+    private func expectFailure(_ report: AuditChainVerifier.Report, _ kind: AuditChainVerifier.Failure.Kind,
+                               line: Int, seq: UInt64?, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(report.failure?.kind == kind, "\(report.lines)", sourceLocation: sourceLocation)
+        #expect(report.failure?.line == line, "\(report.lines)", sourceLocation: sourceLocation)
+        #expect(report.failure?.seq == seq, "\(report.lines)", sourceLocation: sourceLocation)
+    }
+
     // MARK: the links
 
     @Test func linksCarrySeqAndPrevInFrontAndHashTheWholeLine() throws {
@@ -119,9 +126,7 @@ import Testing
         let text = String(decoding: lines[3], as: UTF8.self)
         lines[3] = Array(text.replacing("project-a", with: "project-b").utf8)
         let report = try verify(lines)
-        #expect(report.failure?.kind == .edited)
-        #expect(report.failure?.line == 4)
-        #expect(report.failure?.seq == 4)
+        expectFailure(report, .edited, line: 4, seq: 4)
         #expect(report.lines.first?.hasPrefix("FAIL: ") == true)
         #expect(report.lines.first?.contains(": line 4 (seq 4): edited") == true)
     }
@@ -151,9 +156,7 @@ import Testing
         var lines = Self.chainLines(10)
         lines.remove(at: 4)
         let report = try verify(lines)
-        #expect(report.failure?.kind == .removed)
-        #expect(report.failure?.seq == 6)
-        #expect(report.failure?.line == 5)
+        expectFailure(report, .removed, line: 5, seq: 6)
         #expect(report.failure?.detail == "seq 5 is missing before this line")
     }
 
@@ -161,9 +164,7 @@ import Testing
         var lines = Self.chainLines(10)
         lines.insert(lines[2], at: 6)
         let report = try verify(lines)
-        #expect(report.failure?.kind == .inserted)
-        #expect(report.failure?.line == 7)
-        #expect(report.failure?.seq == 3)
+        expectFailure(report, .inserted, line: 7, seq: 3)
     }
 
     @Test func anInsertedForgedLinkFails() throws {
@@ -189,9 +190,7 @@ import Testing
         var lines = Self.chainLines(10)
         lines.swapAt(3, 4)
         let report = try verify(lines)
-        #expect(report.failure?.kind == .reordered)
-        #expect(report.failure?.line == 4)
-        #expect(report.failure?.seq == 5)
+        expectFailure(report, .reordered, line: 4, seq: 5)
     }
 
     @Test func aForeignLineFails() throws {
@@ -248,6 +247,13 @@ import Testing
 
     // MARK: the writer keeps the chain
 
+    /// One broker run: a log opened on `path`, events `range` recorded, closed (head written).
+    private func run(_ path: String, headPath: String, _ range: Range<Int>) throws {
+        let log = try AuditLog(path: path, headPath: headPath)
+        for index in range { log.record(Support.numberedFetch(index)) }
+        log.close(timeoutSeconds: 5)
+    }
+
     private func verifyFiles(_ files: [String], headPath: String) -> AuditChainVerifier.Report {
         AuditChainVerifier.verify(files: files, recordedHead: AuditChainHead.read(headPath))
     }
@@ -277,23 +283,6 @@ import Testing
         #expect(AuditChainHead.read(headPath)?.seq == 25)
     }
 
-    @Test func theChainContinuesAcrossRotationByRename() throws {
-        let directory = try AuditTestDirectory()
-        let path = directory.file("audit.log"), rotated = directory.file("audit.log.1"), headPath = directory.file("audit.head")
-        let log = try AuditLog(path: path, headPath: headPath)
-        for index in 0..<30 { log.record(Support.numberedFetch(index)) }
-        #expect(Support.eventually { Support.lines(of: path).count == 30 })
-        #expect(rename(path, rotated) == 0)
-        for index in 30..<50 { log.record(Support.numberedFetch(index)) }
-        #expect(Support.eventually { Support.lines(of: path).count == 20 })
-        log.close(timeoutSeconds: 5)
-
-        let report = verifyFiles([rotated, path], headPath: headPath)
-        #expect(report.passed && report.lastSeq == 50, "\(report.lines)")
-        // The current file alone starts mid-chain and still reaches the head.
-        #expect(verifyFiles([path], headPath: headPath).firstSeq == 31)
-    }
-
     @Test func theChainContinuesAcrossCopytruncate() throws {
         let directory = try AuditTestDirectory()
         let path = directory.file("audit.log"), copy = directory.file("audit.log.1"), headPath = directory.file("audit.head")
@@ -312,9 +301,7 @@ import Testing
         // Truncated again while stopped: the restart continues from audit.head.
         Self.write(Support.lines(of: path), to: directory.file("audit.log.0"))
         #expect(truncate(path, 0) == 0)
-        let again = try AuditLog(path: path, headPath: headPath)
-        again.record(Support.numberedFetch(45))
-        again.close(timeoutSeconds: 5)
+        try run(path, headPath: headPath, 45..<46)
         let all = verifyFiles([copy, directory.file("audit.log.0"), path], headPath: headPath)
         #expect(all.passed && all.lastSeq == 46, "\(all.lines)")
     }
@@ -322,13 +309,9 @@ import Testing
     @Test func aMissingLogContinuesFromTheHead() throws {
         let directory = try AuditTestDirectory()
         let path = directory.file("audit.log"), rotated = directory.file("audit.log.1"), headPath = directory.file("audit.head")
-        let log = try AuditLog(path: path, headPath: headPath)
-        for index in 0..<10 { log.record(Support.numberedFetch(index)) }
-        log.close(timeoutSeconds: 5)
+        try run(path, headPath: headPath, 0..<10)
         #expect(rename(path, rotated) == 0)
-        let next = try AuditLog(path: path, headPath: headPath)
-        next.record(Support.numberedFetch(10))
-        next.close(timeoutSeconds: 5)
+        try run(path, headPath: headPath, 10..<11)
         let report = verifyFiles([rotated, path], headPath: headPath)
         #expect(report.passed && report.lastSeq == 11, "\(report.lines)")
     }
@@ -336,15 +319,11 @@ import Testing
     @Test func aLogCutWhileStoppedKeepsTheGapVisible() throws {
         let directory = try AuditTestDirectory()
         let path = directory.file("audit.log"), headPath = directory.file("audit.head")
-        let log = try AuditLog(path: path, headPath: headPath)
-        for index in 0..<10 { log.record(Support.numberedFetch(index)) }
-        log.close(timeoutSeconds: 5)
+        try run(path, headPath: headPath, 0..<10)
         Self.write(Array(Support.lines(of: path).prefix(6)), to: path)
         #expect(verifyFiles([path], headPath: headPath).failure?.kind == .truncated)
         // A restart continues after the head, not after the cut: the hole stays.
-        let next = try AuditLog(path: path, headPath: headPath)
-        next.record(Support.numberedFetch(10))
-        next.close(timeoutSeconds: 5)
+        try run(path, headPath: headPath, 10..<11)
         let report = verifyFiles([path], headPath: headPath)
         #expect(report.failure?.kind == .removed, "\(report.lines)")
         #expect(report.failure?.seq == 11)
@@ -353,17 +332,13 @@ import Testing
     @Test func aTornLineFromAKillIsClosedAndReported() throws {
         let directory = try AuditTestDirectory()
         let path = directory.file("audit.log"), headPath = directory.file("audit.head")
-        let log = try AuditLog(path: path, headPath: headPath)
-        for index in 0..<5 { log.record(Support.numberedFetch(index)) }
-        log.close(timeoutSeconds: 5)
+        try run(path, headPath: headPath, 0..<5)
         // What a SIGKILL inside write(2) leaves: the front of a sixth link, no newline.
         var lines = Support.lines(of: path)
         lines.append(Array(Self.chainLines(6)[5].prefix(50)))
         Self.write(lines, to: path, trailingNewline: false)
 
-        let next = try AuditLog(path: path, headPath: headPath)
-        for index in 5..<8 { next.record(Support.numberedFetch(index)) }
-        next.close(timeoutSeconds: 5)
+        try run(path, headPath: headPath, 5..<8)
         let report = verifyFiles([path], headPath: headPath)
         #expect(report.passed, "\(report.lines)")
         #expect(report.lastSeq == 8 && report.links == 8)

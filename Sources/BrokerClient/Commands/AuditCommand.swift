@@ -29,13 +29,7 @@ enum AuditCommand {
     /// --audit-log, else audit_log_path of --config, else the running broker's, else the default.
     static func resolvePath(_ arguments: Arguments) throws(CommandFailure) -> String {
         if let path = arguments.value("audit-log") { return path }
-        if let file = arguments.value("config") {
-            do {
-                return try ConfigLoader.load(file: file, flags: [], allowUnlockedMemory: false).auditLogPath
-            } catch {
-                throw CommandFailure(message: error.message, exitCode: 78)
-            }
-        }
+        if let config = try loadConfig(arguments) { return config.auditLogPath }
         let admin = SocketPaths.adminSocket(socketDir: arguments.value("socket-dir"))
         if let connection = try? BrokerConnection(path: admin, timeoutSeconds: 5),
            let reply = try? connection.request(op: "status"), reply.ok,
@@ -44,6 +38,16 @@ enum AuditCommand {
             return reply.document.string(span)
         }
         return BrokerConfig().auditLogPath
+    }
+
+    /// The file named by --config, if any (exit 78 when it does not load).
+    static func loadConfig(_ arguments: Arguments) throws(CommandFailure) -> BrokerConfig? {
+        guard let file = arguments.value("config") else { return nil }
+        do {
+            return try ConfigLoader.load(file: file, flags: [], allowUnlockedMemory: false)
+        } catch {
+            throw CommandFailure(message: error.message, exitCode: 78)
+        }
     }
 }
 
@@ -221,14 +225,7 @@ enum AuditVerifyCommand {
     /// --state-dir, else state_dir of --config, else the default.
     static func resolveStateDir(_ arguments: Arguments) throws(CommandFailure) -> String {
         if let dir = arguments.value("state-dir") { return dir }
-        if let file = arguments.value("config") {
-            do {
-                return try ConfigLoader.load(file: file, flags: [], allowUnlockedMemory: false).stateDir
-            } catch {
-                throw CommandFailure(message: error.message, exitCode: 78)
-            }
-        }
-        return BrokerConfig().stateDir
+        return try AuditCommand.loadConfig(arguments)?.stateDir ?? BrokerConfig().stateDir
     }
 
     /// Same path, or the same file under another name.

@@ -356,42 +356,36 @@ enum AuditLineSyntax {
         mutating func value(depth: Int) -> Bool {
             guard depth < 64 else { return false }
             switch current {
-            case UInt8(ascii: "{"):
-                index += 1
-                whitespace()
-                if current == UInt8(ascii: "}") { index += 1; return true }
-                while true {
-                    whitespace()
-                    guard current == UInt8(ascii: "\""), string() else { return false }
-                    whitespace()
-                    guard current == UInt8(ascii: ":") else { return false }
-                    index += 1
-                    whitespace()
-                    guard value(depth: depth + 1) else { return false }
-                    whitespace()
-                    if current == UInt8(ascii: ",") { index += 1; continue }
-                    guard current == UInt8(ascii: "}") else { return false }
-                    index += 1
-                    return true
-                }
-            case UInt8(ascii: "["):
-                index += 1
-                whitespace()
-                if current == UInt8(ascii: "]") { index += 1; return true }
-                while true {
-                    whitespace()
-                    guard value(depth: depth + 1) else { return false }
-                    whitespace()
-                    if current == UInt8(ascii: ",") { index += 1; continue }
-                    guard current == UInt8(ascii: "]") else { return false }
-                    index += 1
-                    return true
-                }
+            case UInt8(ascii: "{"): return container(closedBy: UInt8(ascii: "}"), keyed: true, depth: depth)
+            case UInt8(ascii: "["): return container(closedBy: UInt8(ascii: "]"), keyed: false, depth: depth)
             case UInt8(ascii: "\""): return string()
             case UInt8(ascii: "t"): return literal("true")
             case UInt8(ascii: "f"): return literal("false")
             case UInt8(ascii: "n"): return literal("null")
             default: return number()
+            }
+        }
+
+        /// An object (`keyed`: each member is `"key": value`) or an array, from its opening bracket.
+        mutating func container(closedBy close: UInt8, keyed: Bool, depth: Int) -> Bool {
+            index += 1
+            whitespace()
+            if current == close { index += 1; return true }
+            while true {
+                whitespace()
+                if keyed {
+                    guard current == UInt8(ascii: "\""), string() else { return false }
+                    whitespace()
+                    guard current == UInt8(ascii: ":") else { return false }
+                    index += 1
+                    whitespace()
+                }
+                guard value(depth: depth + 1) else { return false }
+                whitespace()
+                if current == UInt8(ascii: ",") { index += 1; continue }
+                guard current == close else { return false }
+                index += 1
+                return true
             }
         }
 
