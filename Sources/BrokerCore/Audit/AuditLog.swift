@@ -17,9 +17,9 @@ import CSeccomp
 //   fcntl              F_SETFL after each open (clears O_NONBLOCK)
 //   write              the log lines; one stderr line per degraded/recovered transition
 //   ftruncate          cut off a line torn by a failed write (ENOSPC/EIO)
-//   openat, write, fsync, rename, close, unlink
-//                      audit.head (SPEC §11): temp file beside it, fsync, rename over it,
-//                      fsync of the state dir (FileSystem.writeAtomically); unlink on failure
+//   openat, write, rename, close, unlink
+//                      audit.head (SPEC §11): temp file beside it, rename over it (no fsync,
+//                      see AuditChainHead.write); unlink on failure
 //   close              the rotated-away or replaced descriptor
 //   mmap, munmap, mprotect, madvise, brk
 //                      malloc: the thread's own arena is created on its first allocation

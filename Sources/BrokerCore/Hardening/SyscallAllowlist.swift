@@ -78,12 +78,12 @@ public enum SyscallAllowlist {
         allow("listen", "register: the new project socket"),
 
         // MARK: files: register, unregister, reload, registry, audit log, status
-        allow("openat", "manifests (register, reload), registry and audit.head temp files and directory fsync, audit log (re)open, /proc/self/status"),
+        allow("openat", "manifests (register, reload), registry temp file and directory fsync, audit.head temp file, audit log (re)open, /proc/self/status"),
         allow("newfstatat", "stat/lstat: project path checks, stale socket check, audit rotation check"),
         allow("getdents64", "listing /proc/self/task so status covers every thread"),
         allow("fcntl", "audit log: clearing O_NONBLOCK after open"),
         allow("ftruncate", "audit log: cutting a line torn by a failed write"),
-        allow("fsync", "registry and audit.head (writer thread): the temp file and its directory before and after the rename"),
+        allow("fsync", "registry: the temp file and its directory before and after the rename"),
         allow("rename", "registry and audit.head (writer thread): atomic replace"),
         allow("mkdir", "register: the project's socket directory"),
         allow("chmod", "register: modes of the project socket and its directory"),
