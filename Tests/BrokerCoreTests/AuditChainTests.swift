@@ -225,6 +225,16 @@ import Testing
         #expect(AuditChainVerifier.verify(files: files, recordedHead: head).failure?.kind == .unreadable)
     }
 
+    @Test func anOverlongLineStopsTheCheckInsteadOfExhaustingMemory() throws {
+        let directory = try AuditTestDirectory()
+        let path = directory.file("audit.log")
+        Self.write(Self.chainLines(3) + [[UInt8](repeating: UInt8(ascii: "x"), count: 3 << 20)], to: path)
+        let report = AuditChainVerifier.verify(files: [path], recordedHead: nil, maxLineBytes: 2 << 20)
+        #expect(report.failure?.kind == .unreadable)
+        #expect(report.failure?.detail == "cannot read (line 4 is longer than 2097152 bytes)")
+        #expect(AuditChainVerifier.verify(files: [path], recordedHead: nil).torn.map { $0.line } == [4])
+    }
+
     // MARK: the line syntax the verifier relies on
 
     @Test(arguments: [

@@ -70,9 +70,11 @@ public struct AuditChainVerifier {
     /// checked only when the last file is the current log (pass nil otherwise). A file
     /// listed in `missingAsEmpty` (the current log, which rotation may have moved away)
     /// reads as empty when it does not exist.
+    /// A line longer than `maxLineBytes` (no broker line comes near it) stops the check as
+    /// unreadable instead of growing the read buffer without bound.
     public static func verify(files: [String], recordedHead: AuditChainHead?,
-                              missingAsEmpty: Set<String> = []) -> Report {
-        var verifier = Run(files: files, recordedHead: recordedHead, missingAsEmpty: missingAsEmpty)
+                              missingAsEmpty: Set<String> = [], maxLineBytes: Int = 64 << 20) -> Report {
+        var verifier = Run(files: files, recordedHead: recordedHead, missingAsEmpty: missingAsEmpty, maxLineBytes: maxLineBytes)
         verifier.run()
         return verifier.report
     }
@@ -85,11 +87,11 @@ public struct AuditChainVerifier {
         let reader: AuditLineReader
         var last: Link?
 
-        init(files: [String], recordedHead: AuditChainHead?, missingAsEmpty: Set<String>) {
+        init(files: [String], recordedHead: AuditChainHead?, missingAsEmpty: Set<String>, maxLineBytes: Int) {
             self.files = files
             self.recordedHead = recordedHead
             self.missingAsEmpty = missingAsEmpty
-            self.reader = AuditLineReader(files: files, missingAsEmpty: missingAsEmpty)
+            self.reader = AuditLineReader(files: files, missingAsEmpty: missingAsEmpty, maxLineBytes: maxLineBytes)
         }
 
         mutating func fail(_ kind: Failure.Kind, file: Int, line: Int, seq: UInt64?, _ detail: String) {
@@ -200,6 +202,7 @@ final class AuditLineReader {
 
     let files: [String]
     let missingAsEmpty: Set<String>
+    let maxLineBytes: Int
     private var fileIndex = -1
     private var fd: Int32 = -1
     private var lineNumber = 0
@@ -209,9 +212,10 @@ final class AuditLineReader {
     private var end = 0
     private var eof = true
 
-    init(files: [String], missingAsEmpty: Set<String>) {
+    init(files: [String], missingAsEmpty: Set<String>, maxLineBytes: Int) {
         self.files = files
         self.missingAsEmpty = missingAsEmpty
+        self.maxLineBytes = maxLineBytes
         buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
     }
 
@@ -275,6 +279,10 @@ final class AuditLineReader {
             start = 0
         }
         if end == buffer.count {
+            guard end < maxLineBytes else {
+                eof = true
+                return "line \(lineNumber + 1) is longer than \(maxLineBytes) bytes"
+            }
             let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count * 2, alignment: 16)
             grown.baseAddress!.copyMemory(from: buffer.baseAddress!, byteCount: end)
             buffer.deallocate()
