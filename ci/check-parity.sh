@@ -88,13 +88,30 @@ script() {  # binary, name: the whole fixed script
     printf '### broker stderr\n'; cat "$root/broker.stderr"
     printf '### audit log\n'; cat "$root/log/audit.log"
     printf '### audit command\n'; env -i PATH=/usr/bin:/bin "$bin" audit --audit-log "$root/log/audit.log" --json 2>&1 || true
+    printf '### audit.head\n'; cat "$root/state/audit.head"
+    # SPEC §11: the chain verdicts (PASS, then each way of failing) must read the same.
+    local verify=(audit --verify --state-dir "$root/state")
+    run "audit verify pass" "$bin" "${verify[@]}" --audit-log "$root/log/audit.log"
+    sed -E '3s/"event":"[a-z.]+"/"event":"forged"/' "$root/log/audit.log" >"$root/edited.log"
+    run "audit verify edited" "$bin" "${verify[@]}" --audit-log "$root/edited.log"
+    sed '4d' "$root/log/audit.log" >"$root/removed.log"
+    run "audit verify removed" "$bin" "${verify[@]}" --audit-log "$root/removed.log"
+    sed '5{h;d};6G' "$root/log/audit.log" >"$root/reordered.log"
+    run "audit verify reordered" "$bin" "${verify[@]}" --audit-log "$root/reordered.log"
+    { cat "$root/log/audit.log"; echo '{"ts":"2026-01-01T00:00:00.000000Z","event":"fetch"}'; printf '{"seq":9'; } >"$root/foreign.log"
+    run "audit verify foreign" "$bin" "${verify[@]}" --audit-log "$root/foreign.log"
+    head -n -2 "$root/log/audit.log" >"$root/cut.log"
+    run "audit verify truncated" "$bin" "${verify[@]}" --audit-log "$root/cut.log"
+    { cat "$root/log/audit.log"; printf '{"seq":9'; } >"$root/torn.log"
+    run "audit verify torn" "$bin" audit --verify --state-dir "$root/nonexistent" --audit-log "$root/torn.log"
+    run "audit verify unreadable" "$bin" "${verify[@]}" --audit-log "$root/log/audit.log" "$root/missing.log.1" "$root/log/audit.log"
     printf '### registry\n'; cat "$root/state/registry.json"
 }
 
 normalize() {  # root: placeholders for what differs between two runs by design
     sed -E -e "s|$1|ROOT|g" \
         -e 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z/TIMESTAMP/g' \
-        -e 's/"(pid|peer_pid|latency_us|uptime_seconds)":[0-9]+/"\1":N/g' \
+        -e 's/"(pid|peer_pid|latency_us|uptime_seconds)":[0-9]+/"\1":N/g' -e 's/[0-9a-f]{64}/HASH/g' \
         -e 's/"revision":"[0-9a-f]+-[0-9a-f]+"/"revision":"REV"/g' \
         -e 's/(up|pid|uid) [0-9]+/\1 N/g' -e 's/\(pid [0-9]+\)/(pid N)/g'
 }

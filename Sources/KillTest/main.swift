@@ -8,7 +8,8 @@ let help = """
     KillTest: runs load (gets, pings, infos and pushes) against a remo-broker, SIGKILLs it at a
     random moment, restarts it on the same directories, and checks every round: each
     registered project's socket answers again, a fresh push is served, the audit log parses
-    line by line (a torn last line is reported and tolerated only as the very last line), and
+    line by line (a torn last line is reported and tolerated only as the very last line), its
+    hash chain passes `audit --verify` (SPEC §11: torn lines reported, never a FAIL), and
     no secret value is in any file under the socket, state or audit directories.
 
     Usage: KillTest [options]
@@ -43,6 +44,16 @@ struct KillTally {
     var badLines: Set<Int> = []
     var leaks: Set<String> = []
     var restart = LatencySamples()
+    /// Rounds after which `audit --verify` did not pass (SPEC §11), with its FAIL line.
+    var chainFailures: [String] = []
+    var chainChecks = 0
+    var chainTorn = 0
+}
+
+/// What `audit --verify` does, on the broker's whole log and its recorded head.
+func verifyChain(_ broker: BrokerProcess) -> AuditChainVerifier.Report {
+    AuditChainVerifier.verify(files: [broker.auditLogPath], recordedHead: AuditChainHead.read(broker.stateDir + "/audit.head"),
+                              missingAsEmpty: [broker.auditLogPath])
 }
 
 @MainActor func runKillTest(into report: inout GateReport) throws {
@@ -79,6 +90,9 @@ struct KillTally {
             tornEarlier.insert(scan.lines)
         }
         tally.leaks.formUnion(MarkerScan.filesWithMarkers(under: [broker.socketDir, broker.stateDir, broker.auditLogPath]))
+        let chain = verifyChain(broker)
+        tally.chainChecks += 1
+        if !chain.passed { tally.chainFailures.append("round \(round): \(chain.lines.first ?? "")") }
 
         let restartStart = Monotonic.nanoseconds()
         try broker.start(pollMicroseconds: 500)
@@ -101,6 +115,10 @@ struct KillTally {
     }
     try broker.stop()
     let final = AuditLogReader.scan(broker.auditLogPath)
+    let finalChain = verifyChain(broker)
+    tally.chainChecks += 1
+    tally.chainTorn = finalChain.torn.count
+    if !finalChain.passed { tally.chainFailures.append("after the last stop: \(finalChain.lines.first ?? "")") }
     let finalBad = final.badLines.filter { !tornEarlier.contains($0) && !tally.badLines.contains($0) }
     tally.leaks.formUnion(MarkerScan.filesWithMarkers(under: [broker.socketDir, broker.stateDir, broker.auditLogPath, broker.stderrPath]))
     summarize(tally, finalLog: final, finalBad: finalBad, into: &report)
@@ -115,6 +133,10 @@ struct KillTally {
     let auditOK = tally.badLines.isEmpty && finalBad.isEmpty && finalLog.readError == nil
     report.add(GateRow("audit log parses", "\(finalLog.lines) lines, \(tally.badLines.count + finalBad.count) bad, "
                        + "\(tally.tornLines) torn last lines", must: "torn only at the end", verdict: auditOK ? .pass : .fail))
+    report.add(GateRow("audit --verify after every round", "\(tally.chainChecks - tally.chainFailures.count) of \(tally.chainChecks) PASS, "
+                       + "\(tally.chainTorn) torn lines reported at the end",
+                       must: "all PASS", verdict: tally.chainFailures.isEmpty ? .pass : .fail))
+    for failure in tally.chainFailures.prefix(10) { report.note(failure) }
     report.add(GateRow("files carrying a secret value", "\(tally.leaks.count)", must: "0", verdict: tally.leaks.isEmpty ? .pass : .fail))
     report.add(GateRow("wrong replies under load", "\(totals.errors)", must: "0", verdict: totals.errors == 0 ? .pass : .fail))
     let restart = tally.restart.summary()

@@ -49,6 +49,7 @@ var report = GateReport(tool: "LatencyBench")
 do {
     let bench = try BenchTarget(options: options)
     try runLatencyBench(bench, settings: settings, echoBinary: echoBinary, into: &report)
+    measureSHA256(into: &report)
     if bench.attached == nil, settings.coldStarts > 0 {
         try measureColdStart(binary: options.brokerBinary, arguments: options.hardeningArguments,
                              runs: settings.coldStarts, into: &report)

@@ -81,7 +81,8 @@ import Testing
         let directory = try AuditTestDirectory()
         let path = directory.file("audit.log")
         let rotated = directory.file("audit.log.1")
-        let log = try AuditLog(path: path)
+        let headPath = directory.file("audit.head")
+        let log = try AuditLog(path: path, headPath: headPath)
         for index in 0..<100 { log.record(Support.numberedFetch(index)) }
         #expect(Support.eventually { Support.lines(of: path).count == 100 })
         #expect(rename(path, rotated) == 0)
@@ -95,6 +96,11 @@ import Testing
         var info = stat()
         #expect(stat(path, &info) == 0 && info.st_mode & 0o777 == 0o600)
         #expect(!log.snapshot.degraded)
+        // SPEC §11: one chain across the rename; the new file alone starts mid-chain.
+        let head = AuditChainHead.read(headPath)
+        let report = AuditChainVerifier.verify(files: [rotated, path], recordedHead: head)
+        #expect(report.passed && report.firstSeq == 1 && report.lastSeq == 150, "\(report.lines)")
+        #expect(AuditChainVerifier.verify(files: [path], recordedHead: head).firstSeq == 101)
     }
 
     @Test func unopenableAtStartServesDegradedKeepsTheNewestAndRecovers() throws {

@@ -34,7 +34,8 @@ import Testing
                 Issue.record("not a JSON object: \(SecretMarker.redacted(line))")
                 continue
             }
-            #expect(event.keys?.prefix(2) == ["ts", "event"], "\(event)")
+            // SPEC §11's chain fields come first, then SPEC §6's.
+            #expect(event.keys?.prefix(4) == ["seq", "prev", "ts", "event"], "\(event)")
             #expect(isRFC3339UTC(event["ts"]?.string ?? "", fractionDigits: 6), "\(event)")
             if event.event == "fetch" { fetches.append(event) }
         }
@@ -46,7 +47,7 @@ import Testing
         }
 
         #expect(fetches.count == gets, "one fetch event per get")
-        let peerFields: Set = ["ts", "event", "project", "secret_name", "decision", "outcome", "peer_pid", "peer_uid",
+        let peerFields: Set = ["seq", "prev", "ts", "event", "project", "secret_name", "decision", "outcome", "peer_pid", "peer_uid",
                                "peer_gid", "latency_us"]
         for fetch in fetches {
             let denied = fetch["decision"]?.string == "deny"

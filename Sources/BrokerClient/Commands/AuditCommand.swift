@@ -29,13 +29,7 @@ enum AuditCommand {
     /// --audit-log, else audit_log_path of --config, else the running broker's, else the default.
     static func resolvePath(_ arguments: Arguments) throws(CommandFailure) -> String {
         if let path = arguments.value("audit-log") { return path }
-        if let file = arguments.value("config") {
-            do {
-                return try ConfigLoader.load(file: file, flags: [], allowUnlockedMemory: false).auditLogPath
-            } catch {
-                throw CommandFailure(message: error.message, exitCode: 78)
-            }
-        }
+        if let config = try loadConfig(arguments) { return config.auditLogPath }
         let admin = SocketPaths.adminSocket(socketDir: arguments.value("socket-dir"))
         if let connection = try? BrokerConnection.admin(path: admin, timeoutSeconds: 5),
            let reply = try? connection.request(op: "status"), reply.ok,
@@ -44,6 +38,16 @@ enum AuditCommand {
             return reply.document.string(span)
         }
         return BrokerConfig().auditLogPath
+    }
+
+    /// The file named by --config, if any (exit 78 when it does not load).
+    static func loadConfig(_ arguments: Arguments) throws(CommandFailure) -> BrokerConfig? {
+        guard let file = arguments.value("config") else { return nil }
+        do {
+            return try ConfigLoader.load(file: file, flags: [], allowUnlockedMemory: false)
+        } catch {
+            throw CommandFailure(message: error.message, exitCode: 78)
+        }
     }
 }
 
@@ -194,5 +198,41 @@ extension String {
         var text = self
         while text.last == " " { text.removeLast() }
         return text
+    }
+}
+
+/// `audit --verify [--config PATH | --state-dir DIR] [FILE...]` (SPEC §11).
+enum AuditVerifyCommand {
+    static func run(_ arguments: Arguments) throws(CommandFailure) -> Int32 {
+        let current = try AuditCommand.resolvePath(arguments)
+        let files = arguments.positionals.isEmpty ? [current] : arguments.positionals
+        let stateDir = try resolveStateDir(arguments)
+        let headPath = stateDir + "/audit.head"
+        // The head applies when the last file is the current log (which may be missing:
+        // rotated away, not recreated yet).
+        var recorded: AuditChainHead?
+        if let last = files.last, sameFile(last, current) {
+            recorded = AuditChainHead.read(headPath)
+            if recorded == nil {
+                Console.error("remo-broker audit: no readable \(headPath): the end of the log is not checked against a head")
+            }
+        }
+        let report = AuditChainVerifier.verify(files: files, recordedHead: recorded, missingAsEmpty: [current])
+        for line in report.lines { Console.out(line) }
+        return report.passed ? 0 : 1
+    }
+
+    /// --state-dir, else state_dir of --config, else the default.
+    static func resolveStateDir(_ arguments: Arguments) throws(CommandFailure) -> String {
+        if let dir = arguments.value("state-dir") { return dir }
+        return try AuditCommand.loadConfig(arguments)?.stateDir ?? BrokerConfig().stateDir
+    }
+
+    /// Same path, or the same file under another name.
+    static func sameFile(_ a: String, _ b: String) -> Bool {
+        if a == b { return true }
+        var first = stat(), second = stat()
+        guard stat(a, &first) == 0, stat(b, &second) == 0 else { return false }
+        return first.st_dev == second.st_dev && first.st_ino == second.st_ino
     }
 }

@@ -19,7 +19,7 @@ public enum ClientCommands {
         "exec": (["socket", "retry-seconds", "signal", "on-env-change", "grace-seconds"], ["allow-disk-files", "watch"]),
         "sync": (["socket", "retry-seconds"], ["allow-disk-files", "once"]),
         "watch": (["socket-dir", "file", "command", "debounce-ms", "format"], []),
-        "audit": (["audit-log", "config", "socket-dir", "since", "project", "decision"], ["tail", "json"]),
+        "audit": (["audit-log", "config", "socket-dir", "since", "project", "decision", "state-dir"], ["tail", "json", "verify"]),
     ]
 
     public static var names: Set<String> { Set(options.keys) }
@@ -185,6 +185,7 @@ private struct Context {
             try expectPositionals(0)
             return try WatchCommand.run(arguments)
         case "audit":
+            if arguments.has("verify") { return try AuditVerifyCommand.run(arguments) }
             try expectPositionals(0)
             return try AuditCommand.run(arguments)
         case "get":

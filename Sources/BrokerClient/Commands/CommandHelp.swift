@@ -33,6 +33,7 @@ public enum CommandHelp {
                                       push a secret set on start, on every change, after broker restarts
           audit [--tail] [--since 5m|RFC3339] [--project P] [--decision allow|deny] [--json]
                                       read the audit log (--audit-log PATH, --config PATH, or the broker's)
+          audit --verify [FILE...]    check the audit log's hash chain against audit.head
 
         common options: --json (print the raw reply), --help
           --version                   broker, protocol and libseccomp versions
@@ -125,11 +126,17 @@ public enum CommandHelp {
             return """
                 usage: remo-broker audit [--tail] [--since DURATION|RFC3339] [--project P] [--decision allow|deny] [--json]
                                          [--audit-log PATH | --config PATH | --socket-dir DIR]
+                       remo-broker audit --verify [--config PATH | --state-dir DIR] [FILE...]
 
                 Shows the audit log as a table (--json: the raw lines). --since takes 30s, 5m, 2h, 1d or a time
                 like 2026-11-25T12:00:00Z. --tail keeps following the file, across rotation.
                 The log is found from --audit-log, else audit_log_path in --config, else the running broker's
                 status, else the default path.
+
+                --verify recomputes the hash chain (seq, prev) over FILE... (rotated files oldest first; default:
+                the current log) and prints "PASS: N lines, seq A..B, head HASH" (then any torn lines) or
+                "FAIL: FILE: line L (seq S): what". When the last FILE is the current log it must also reach the
+                head in audit.head (in --state-dir, the state_dir of --config, or the default). Exit 0 pass, 1 fail.
                 """
         default:
             return overview

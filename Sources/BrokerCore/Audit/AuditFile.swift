@@ -49,21 +49,9 @@ struct AuditFile {
         self.isRegularFile = isRegularFile
     }
 
-    /// True when the file at `path` ends inside a line: a broker killed in the middle of a
-    /// `write` left a torn last line. Checked once at start-up (before the seccomp filter,
-    /// which has no `pread64`) so the first new event starts on a line of its own instead of
-    /// being glued to the fragment.
-    static func endsInsideLine(_ path: String) -> Bool {
-        let fd = Libc.open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
-        guard fd >= 0 else { return false }
-        defer { Libc.close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size > 0 else { return false }
-        var last: UInt8 = 0
-        return pread(fd, &last, 1, info.st_size - 1) == 1 && last != UInt8(ascii: "\n")
-    }
-
-    /// The next append starts with a line break (see `endsInsideLine`).
+    /// The next append starts with a line break: a broker killed in the middle of a `write`
+    /// left a torn last line (see `AuditChainStart.scanTail`), and the first new link must
+    /// start on a line of its own instead of being glued to the fragment.
     mutating func startOnNewLine() { needsLineBreak = true }
 
     func close() {
@@ -80,15 +68,17 @@ struct AuditFile {
         return UInt64(info.st_dev) == device && UInt64(info.st_ino) == inode
     }
 
-    /// Appends `lines` (each ending in "\n"), using `buffer` as scratch so they go out in as
-    /// few `write` calls as the kernel allows. Handles partial writes and EINTR. Returns how
-    /// many lines were written completely, and the error that stopped it, if any.
-    mutating func append(_ lines: ArraySlice<[UInt8]>, buffer: inout [UInt8]) -> (written: Int, error: SystemError?) {
+    /// Appends `lines` (encoded events, each ending in "\n") as the next links of `chain`,
+    /// using `buffer` as scratch so they go out in as few `write` calls as the kernel allows.
+    /// Handles partial writes and EINTR. Returns how many lines were written completely (the
+    /// chain advanced by exactly those), and the error that stopped it, if any.
+    mutating func append(_ lines: ArraySlice<[UInt8]>, chain: inout AuditChain,
+                         buffer: inout [UInt8]) -> (written: Int, error: SystemError?) {
         guard !lines.isEmpty else { return (0, nil) }
         buffer.removeAll(keepingCapacity: true)
         let prefixCount = needsLineBreak ? 1 : 0
         if needsLineBreak { buffer.append(UInt8(ascii: "\n")) }
-        for line in lines { buffer.append(contentsOf: line) }
+        for line in lines { chain.stage(line, into: &buffer) }
 
         var offset = 0
         var failure: SystemError?
@@ -113,11 +103,13 @@ struct AuditFile {
         if offset >= prefixCount { needsLineBreak = false }
         var remaining = max(0, offset - prefixCount)
         var whole = 0
-        for line in lines {
-            guard remaining >= line.count else { break }
-            remaining -= line.count
+        while whole < chain.stagedCount {
+            let length = chain.stagedLength(whole)
+            guard remaining >= length else { break }
+            remaining -= length
             whole += 1
         }
+        chain.commit(whole)
         if failure != nil && remaining > 0 { removeTornLine(byteCount: remaining) }
         return (whole, failure)
     }

@@ -17,6 +17,9 @@ import CSeccomp
 //   fcntl              F_SETFL after each open (clears O_NONBLOCK)
 //   write              the log lines; one stderr line per degraded/recovered transition
 //   ftruncate          cut off a line torn by a failed write (ENOSPC/EIO)
+//   openat, write, rename, close, unlink
+//                      audit.head (SPEC §11): temp file beside it, rename over it (no fsync,
+//                      see AuditChainHead.write); unlink on failure
 //   close              the rotated-away or replaced descriptor
 //   mmap, munmap, mprotect, madvise, brk
 //                      malloc: the thread's own arena is created on its first allocation
@@ -45,16 +48,22 @@ public final class AuditLog: @unchecked Sendable {
     private let thread: pthread_t
 
     /// `coalesceMilliseconds`: how long events gather before the writer takes them (see
-    /// `AuditQueue`); 0 writes each wake-up's events at once.
+    /// `AuditQueue`); 0 writes each wake-up's events at once. `headPath`: where the chain's
+    /// head is recorded (`<state dir>/audit.head`, SPEC §11), every `headEveryEvents` links,
+    /// every `headIntervalSeconds` with new links and at `close`; nil records none.
     public init(path: String, queueCapacity: Int = 4096, memoryCapacity: Int = 1000,
-                coalesceMilliseconds: Int = 5) throws(SystemError) {
+                coalesceMilliseconds: Int = 5, headPath: String? = nil,
+                headEveryEvents: Int = 1000, headIntervalSeconds: Int = 60) throws(SystemError) {
         guard path.hasPrefix("/"), !path.utf8.contains(0), path.utf8.count < Int(PATH_MAX),
-              queueCapacity >= 1, memoryCapacity >= 1 else {
+              queueCapacity >= 1, memoryCapacity >= 1, headEveryEvents >= 1, headIntervalSeconds >= 1,
+              headPath.map({ $0.hasPrefix("/") && !$0.utf8.contains(0) }) ?? true else {
             throw SystemError("AuditLog.init", errno: EINVAL, subject: path)
         }
         self.path = path
         let queue = AuditQueue(capacity: queueCapacity, coalesceNanos: Int64(max(0, coalesceMilliseconds)) * 1_000_000)
-        let writer = AuditWriter(path: path, queue: queue, memoryCapacity: memoryCapacity)
+        let policy = AuditHeadPolicy(path: headPath, everyEvents: headEveryEvents,
+                                     intervalNanos: Int64(headIntervalSeconds) * 1_000_000_000)
+        let writer = AuditWriter(path: path, queue: queue, memoryCapacity: memoryCapacity, headPolicy: policy)
         writer.openAtStart()
         self.queue = queue
         self.thread = try Self.startWriterThread(writer)

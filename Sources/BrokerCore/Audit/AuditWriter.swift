@@ -12,6 +12,14 @@ import CSeccomp
 ///   held in memory (older ones evicted and counted), then, once a retry succeeds,
 ///   `audit.recovered`. The header is kept outside the ring, so however many events were
 ///   evicted the log still shows when the outage began.
+/// When the writer records the chain's head (SPEC §11): every `everyEvents` links, every
+/// `intervalNanos` with new links, and at stop. No `path`: no head (unit tests of the queue).
+struct AuditHeadPolicy {
+    var path: String?
+    var everyEvents = 1000
+    var intervalNanos: Int64 = 60_000_000_000
+}
+
 final class AuditWriter {
     /// How often an unwritable file is retried when no events arrive.
     static let retryIntervalNanos: Int64 = 500_000_000
@@ -22,6 +30,12 @@ final class AuditWriter {
     let path: String
     private let queue: AuditQueue
     private var file: AuditFile?
+    /// The hash chain (SPEC §11): where the next written line links to.
+    private var chain = AuditChain(head: .genesis)
+    private let headPolicy: AuditHeadPolicy
+    /// The head last written to `audit.head` (or found at start), and when.
+    private var recordedHead: AuditChainHead = .genesis
+    private var recordedHeadNanos: Int64 = 0
     private var ring: AuditRing
     private var outage: Outage?
     /// Events dropped so far as this stream accounts for them: the value the next
@@ -41,10 +55,11 @@ final class AuditWriter {
         var nextAttemptNanos: Int64
     }
 
-    init(path: String, queue: AuditQueue, memoryCapacity: Int) {
+    init(path: String, queue: AuditQueue, memoryCapacity: Int, headPolicy: AuditHeadPolicy) {
         self.path = path
         self.queue = queue
         self.ring = AuditRing(capacity: memoryCapacity)
+        self.headPolicy = headPolicy
     }
 
     deinit {
@@ -54,10 +69,21 @@ final class AuditWriter {
 
     /// Opens the file on the caller's thread, so the daemon does it before its seccomp filter
     /// is installed and `status` is right from the start. A failure starts the log degraded.
+    /// Also finds where the chain continues: the file's last link or `audit.head`.
     func openAtStart() {
+        let tail = AuditChainStart.scanTail(path)
+        let recorded = headPolicy.path.flatMap(AuditChainHead.read)
+        let start = AuditChainStart.choose(fileLast: tail.last, recorded: recorded)
+        if let last = tail.last, let recorded, recorded.seq > last.seq {
+            Console.error("remo-broker: audit log \(path) ends at seq \(last.seq), before the recorded head seq \(recorded.seq); "
+                + "continuing the chain from the head")
+        }
+        chain = AuditChain(head: start)
+        recordedHead = recorded ?? .genesis
+        recordedHeadNanos = AuditClock.nowNanos()
         do {
             var opened = try AuditFile.open(path)
-            if AuditFile.endsInsideLine(path) { opened.startOnNewLine() }
+            if tail.endsInsideLine { opened.startOnNewLine() }
             file = opened
         } catch {
             enterOutage(keeping: 0..<0, because: error)
@@ -67,7 +93,12 @@ final class AuditWriter {
     /// The thread's body: take, write (or keep), repeat until `close` asks it to stop.
     func run() {
         while true {
-            let take = queue.take(into: &batch, owners: &batchOwners, deadlineNanos: outage?.nextAttemptNanos)
+            let deadline: Int64?
+            switch (outage?.nextAttemptNanos, headDueNanos) {
+            case let (retry?, head?): deadline = min(retry, head)
+            case let (retry, head): deadline = retry ?? head
+            }
+            let take = queue.take(into: &batch, owners: &batchOwners, deadlineNanos: deadline)
             if take.overflowDrops > 0 { appendOverflowMarkers(take) }
             if outage == nil {
                 writeBatch()
@@ -76,6 +107,7 @@ final class AuditWriter {
             }
             batch.removeAll(keepingCapacity: true)
             batchOwners.removeAll(keepingCapacity: true)
+            if !take.stopRequested { writeHeadIfDue() }
             if take.stopRequested { break }
         }
         finish()
@@ -98,7 +130,7 @@ final class AuditWriter {
             return
         }
         guard var current = file else { return }
-        let result = current.append(batch[...], buffer: &scratch)
+        let result = current.append(batch[...], chain: &chain, buffer: &scratch)
         file = current
         if let error = result.error {
             enterOutage(keeping: result.written..<batch.count, because: error)
@@ -178,7 +210,7 @@ final class AuditWriter {
         owners.append(contentsOf: batchOwners)
         owners.append(nil)
 
-        let result = target.append(lines[...], buffer: &scratch)
+        let result = target.append(lines[...], chain: &chain, buffer: &scratch)
         file = target
         guard result.error != nil else {
             outage = nil
@@ -194,9 +226,41 @@ final class AuditWriter {
         if !unwritten.isEmpty { keep(lines[unwritten], owners: owners[unwritten]) }
     }
 
+    // MARK: head
+
+    /// When the head must be written by time: `interval` after the last one, once new
+    /// links exist; nil while nothing is new.
+    private var headDueNanos: Int64? {
+        guard headPolicy.path != nil, chain.head.seq != recordedHead.seq else { return nil }
+        return recordedHeadNanos + headPolicy.intervalNanos
+    }
+
+    private func writeHeadIfDue() {
+        guard headPolicy.path != nil, chain.head.seq != recordedHead.seq else { return }
+        let byCount = chain.head.seq >= recordedHead.seq + UInt64(headPolicy.everyEvents)
+        let byTime = AuditClock.nowNanos() >= recordedHeadNanos + headPolicy.intervalNanos
+        if byCount || byTime { writeHead() }
+    }
+
+    /// Replaces `audit.head` atomically and prints the same head on stderr (journald).
+    private func writeHead() {
+        guard let headPath = headPolicy.path else { return }
+        let head = chain.head
+        recordedHeadNanos = AuditClock.nowNanos()
+        recordedHead = head
+        do {
+            try head.write(to: headPath)
+        } catch {
+            Console.error("remo-broker: audit head not written to \(headPath): \(error)")
+        }
+        Console.error(head.logLine)
+    }
+
     // MARK: exit
 
     private func finish() {
+        // At stop the head is always written (and logged) once there is a chain at all.
+        if chain.head.seq > 0 { writeHead() }
         if outage != nil {
             let lost = ring.removeAll().lines.count
             queue.countDropped(lost)

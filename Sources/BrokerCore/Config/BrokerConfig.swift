@@ -73,6 +73,8 @@ public struct BrokerConfig: Equatable, Sendable {
         return warning
     }
 
+    /// The audit chain's head (SPEC §11).
+    public var auditHeadPath: String { stateDir + "/audit.head" }
     public var cacheLimits: ProjectCache.Limits {
         ProjectCache.Limits(ttlSeconds: cacheDefaultTTLSeconds, maxEntries: cacheDefaultMaxEntries)
     }

@@ -1,6 +1,97 @@
 /// SHA-256 (FIPS 180-4), small and dependency-free: a static libcrypto would cost megabytes.
-/// Used for manifest pins now and the audit chain later; never for secrets' storage.
+/// Used for manifest pins and the audit chain (SPEC §11); never for secrets' storage.
+///
+/// The hot path (`compress`) reads whole 64-byte blocks straight from the caller's memory
+/// with unaligned big-endian loads and keeps the message schedule on the stack: no heap
+/// allocation per block, no generic Collection indexing. A partial block waits in a fixed
+/// 64-byte buffer inside the value.
 public struct SHA256 {
+    /// A finished digest: eight big-endian words. Cheap to compare and to copy.
+    public struct Digest: Equatable, Sendable {
+        public var words: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
+
+        public static func == (a: Digest, b: Digest) -> Bool {
+            a.words.0 == b.words.0 && a.words.1 == b.words.1 && a.words.2 == b.words.2 && a.words.3 == b.words.3
+                && a.words.4 == b.words.4 && a.words.5 == b.words.5 && a.words.6 == b.words.6 && a.words.7 == b.words.7
+        }
+
+        /// 64 zero hex digits' value: the `prev` of the first link of a chain.
+        public static let zero = Digest(words: (0, 0, 0, 0, 0, 0, 0, 0))
+
+        public var bytes: [UInt8] {
+            var out: [UInt8] = []
+            out.reserveCapacity(32)
+            forEachWord { word in
+                out.append(UInt8(truncatingIfNeeded: word >> 24))
+                out.append(UInt8(truncatingIfNeeded: word >> 16))
+                out.append(UInt8(truncatingIfNeeded: word >> 8))
+                out.append(UInt8(truncatingIfNeeded: word))
+            }
+            return out
+        }
+
+        /// Appends the 64 lowercase hex digits.
+        public func appendHex(to out: inout [UInt8]) {
+            forEachWord { word in
+                var shift: UInt32 = 28
+                while true {
+                    out.append(SHA256.hexDigits[Int((word >> shift) & 0xF)])
+                    if shift == 0 { break }
+                    shift -= 4
+                }
+            }
+        }
+
+        public var hex: String {
+            var text: [UInt8] = []
+            text.reserveCapacity(64)
+            appendHex(to: &text)
+            return String(decoding: text, as: UTF8.self)
+        }
+
+        /// Parses exactly 64 lowercase hex digits (a hot path of `audit --verify`).
+        public init?(hex: UnsafeRawBufferPointer) {
+            guard hex.count == 64 else { return nil }
+            var parsed: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0, 0, 0, 0, 0)
+            var valid = true
+            withUnsafeMutableBytes(of: &parsed) { raw in
+                let out = raw.bindMemory(to: UInt32.self)
+                for wordIndex in 0..<8 {
+                    var value: UInt32 = 0
+                    for offset in (wordIndex &* 8)..<(wordIndex &* 8 &+ 8) {
+                        let byte = UInt32(hex[offset])
+                        var digit = byte &- 0x30             // '0'...'9'
+                        if digit > 9 {
+                            digit = byte &- 0x57            // 'a'...'f' -> 10...15
+                            if digit < 10 || digit > 15 { valid = false }
+                        }
+                        value = value << 4 | (digit & 0xF)
+                    }
+                    out[wordIndex] = value
+                }
+            }
+            guard valid else { return nil }
+            words = parsed
+        }
+
+        public init?(hex: String) {
+            var text = hex
+            guard let digest = text.withUTF8({ Digest(hex: UnsafeRawBufferPointer($0)) }) else { return nil }
+            self = digest
+        }
+
+        init(words: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)) {
+            self.words = words
+        }
+
+        private func forEachWord(_ body: (UInt32) -> Void) {
+            body(words.0); body(words.1); body(words.2); body(words.3)
+            body(words.4); body(words.5); body(words.6); body(words.7)
+        }
+    }
+
+    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
     private static let roundConstants: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
         0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -14,15 +105,14 @@ public struct SHA256 {
 
     private var state: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
         (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
-    /// Bytes of an incomplete block, waiting for the rest.
-    private var pending: [UInt8] = []
+    /// Bytes of an incomplete block (the first `pendingCount`), waiting for the rest.
+    private var pending: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+    private var pendingCount = 0
     private var totalBytes: UInt64 = 0
-    /// The message schedule, kept to avoid an allocation per block.
-    private var schedule = [UInt32](repeating: 0, count: 64)
 
-    public init() {
-        pending.reserveCapacity(64)
-    }
+    public init() {}
+
+    // MARK: one call
 
     /// The digest of `bytes` in one call.
     public static func hash<Bytes: Sequence>(_ bytes: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
@@ -31,98 +121,149 @@ public struct SHA256 {
         return hasher.finalize()
     }
 
+    /// The digest of contiguous bytes, without any heap allocation.
+    public static func digest(_ bytes: UnsafeRawBufferPointer) -> Digest {
+        var hasher = SHA256()
+        hasher.update(bytes)
+        return hasher.finalizeDigest()
+    }
+
     /// Lowercase hex of the digest of `bytes`.
     public static func hexDigest<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         hex(hash(bytes))
     }
 
     public static func hex(_ digest: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
         var text: [UInt8] = []
         text.reserveCapacity(digest.count * 2)
         for byte in digest {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
+            text.append(hexDigits[Int(byte >> 4)])
+            text.append(hexDigits[Int(byte & 0x0F)])
         }
         return String(decoding: text, as: UTF8.self)
     }
 
+    // MARK: streaming
+
     public mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+        let handled: Void? = bytes.withContiguousStorageIfAvailable { update(UnsafeRawBufferPointer($0)) }
+        guard handled == nil else { return }
         for byte in bytes {
-            pending.append(byte)
-            if pending.count == 64 {
-                compress(pending)
-                pending.removeAll(keepingCapacity: true)
-            }
+            withUnsafeBytes(of: byte) { update($0) }
         }
     }
 
-    /// Fast path for contiguous input: whole blocks are compressed straight from the buffer.
     public mutating func update(_ buffer: UnsafeBufferPointer<UInt8>) {
-        var offset = 0
-        while !pending.isEmpty, offset < buffer.count {
-            pending.append(buffer[offset])
-            offset += 1
-            if pending.count == 64 {
-                compress(pending)
-                pending.removeAll(keepingCapacity: true)
+        update(UnsafeRawBufferPointer(buffer))
+    }
+
+    /// Whole blocks are compressed straight from `buffer`; only a partial block is copied.
+    public mutating func update(_ buffer: UnsafeRawBufferPointer) {
+        guard var source = buffer.baseAddress, buffer.count > 0 else { return }
+        var remaining = buffer.count
+        totalBytes &+= UInt64(remaining)
+        if pendingCount > 0 {
+            let taken = min(64 - pendingCount, remaining)
+            let filled = pendingCount
+            withUnsafeMutableBytes(of: &pending) { block in
+                (block.baseAddress! + filled).copyMemory(from: source, byteCount: taken)
             }
+            pendingCount += taken
+            source += taken
+            remaining -= taken
+            guard pendingCount == 64 else { return }
+            var block = pending
+            withUnsafeBytes(of: &block) { compress($0.baseAddress!, blocks: 1) }
+            pendingCount = 0
         }
-        while buffer.count - offset >= 64 {
-            compress(UnsafeBufferPointer(rebasing: buffer[offset..<(offset + 64)]))
-            offset += 64
+        if remaining >= 64 {
+            compress(source, blocks: remaining / 64)
+            source += remaining & ~63
+            remaining &= 63
         }
-        if offset < buffer.count { pending.append(contentsOf: buffer[offset...]) }
+        if remaining > 0 {
+            withUnsafeMutableBytes(of: &pending) { $0.baseAddress!.copyMemory(from: source, byteCount: remaining) }
+            pendingCount = remaining
+        }
     }
 
     public mutating func finalize() -> [UInt8] {
-        let messageBits = (totalBytes + UInt64(pending.count)) &* 8
-        var tail = pending
-        tail.append(0x80)
-        while tail.count % 64 != 56 { tail.append(0) }
-        for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: messageBits >> UInt64(shift))) }
-        for start in stride(from: 0, to: tail.count, by: 64) { compress(tail[start..<(start + 64)]) }
-        pending.removeAll()
-        var digest: [UInt8] = []
-        digest.reserveCapacity(32)
-        for word in [state.0, state.1, state.2, state.3, state.4, state.5, state.6, state.7] {
-            digest.append(UInt8(truncatingIfNeeded: word >> 24))
-            digest.append(UInt8(truncatingIfNeeded: word >> 16))
-            digest.append(UInt8(truncatingIfNeeded: word >> 8))
-            digest.append(UInt8(truncatingIfNeeded: word))
-        }
-        return digest
+        finalizeDigest().bytes
     }
 
-    private mutating func compress<Block: Collection>(_ block: Block) where Block.Element == UInt8, Block.Index == Int {
-        totalBytes &+= 64
-        let base = block.startIndex
-        for t in 0..<16 {
-            let i = base + 4 * t
-            schedule[t] = UInt32(block[i]) << 24 | UInt32(block[i + 1]) << 16 | UInt32(block[i + 2]) << 8 | UInt32(block[i + 3])
+    /// Pads, compresses the tail and returns the digest. The hasher is spent afterwards.
+    public mutating func finalizeDigest() -> Digest {
+        let messageBits = totalBytes &* 8
+        // One or two blocks of tail: the pending bytes, 0x80, zeros, the 64-bit length.
+        var tail: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                   UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let count = pendingCount
+        let blocks = count < 56 ? 1 : 2
+        withUnsafeMutableBytes(of: &tail) { out in
+            withUnsafeBytes(of: &pending) { out.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: count) }
+            out[count] = 0x80
+            out.storeBytes(of: messageBits.bigEndian, toByteOffset: blocks * 64 - 8, as: UInt64.self)
         }
-        for t in 16..<64 {
-            let w15 = schedule[t - 15], w2 = schedule[t - 2]
-            let s0 = rotr(w15, 7) ^ rotr(w15, 18) ^ (w15 >> 3)
-            let s1 = rotr(w2, 17) ^ rotr(w2, 19) ^ (w2 >> 10)
-            schedule[t] = schedule[t - 16] &+ s0 &+ schedule[t - 7] &+ s1
-        }
-        var (a, b, c, d, e, f, g, h) = state
-        for t in 0..<64 {
-            let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-            let choice = (e & f) ^ (~e & g)
-            let temp1 = h &+ s1 &+ choice &+ SHA256.roundConstants[t] &+ schedule[t]
-            let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-            let majority = (a & b) ^ (a & c) ^ (b & c)
-            let temp2 = s0 &+ majority
-            h = g; g = f; f = e; e = d &+ temp1
-            d = c; c = b; b = a; a = temp1 &+ temp2
-        }
-        state = (state.0 &+ a, state.1 &+ b, state.2 &+ c, state.3 &+ d,
-                 state.4 &+ e, state.5 &+ f, state.6 &+ g, state.7 &+ h)
+        withUnsafeBytes(of: &tail) { compress($0.baseAddress!, blocks: blocks) }
+        pendingCount = 0
+        return Digest(words: state)
     }
 
-    @inline(__always) private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 {
+    // MARK: compression
+
+    @inline(__always) private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 {
         (x >> n) | (x << (32 - n))
+    }
+
+    /// One round of FIPS 180-4 §6.2.2 step 3, written so that the caller rotates the names:
+    /// `d` becomes the new `e` and `h` the new `a`.
+    @inline(__always) private static func round(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: inout UInt32,
+                                                _ e: UInt32, _ f: UInt32, _ g: UInt32, _ h: inout UInt32,
+                                                _ kw: UInt32) {
+        let temp1 = h &+ (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) &+ ((e & f) ^ (~e & g)) &+ kw
+        let temp2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) &+ ((a & b) ^ (a & c) ^ (b & c))
+        d = d &+ temp1
+        h = temp1 &+ temp2
+    }
+
+    /// Compresses `blocks` consecutive 64-byte blocks starting at `source`.
+    private mutating func compress(_ source: UnsafeRawPointer, blocks: Int) {
+        var (h0, h1, h2, h3, h4, h5, h6, h7) = state
+        Self.roundConstants.withUnsafeBufferPointer { k in
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+                var block = source
+                for _ in 0..<blocks {
+                    for t in 0..<16 {
+                        w[t] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: 4 * t, as: UInt32.self))
+                    }
+                    for t in 16..<64 {
+                        let w15 = w[t - 15], w2 = w[t - 2]
+                        let s0 = Self.rotr(w15, 7) ^ Self.rotr(w15, 18) ^ (w15 >> 3)
+                        let s1 = Self.rotr(w2, 17) ^ Self.rotr(w2, 19) ^ (w2 >> 10)
+                        w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
+                    }
+                    var a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7
+                    // Eight rounds per step with the roles of the variables rotated instead of
+                    // moving the values (the compiler keeps them all in registers).
+                    var t = 0
+                    while t < 64 {
+                        Self.round(a, b, c, &d, e, f, g, &h, k[t] &+ w[t])
+                        Self.round(h, a, b, &c, d, e, f, &g, k[t &+ 1] &+ w[t &+ 1])
+                        Self.round(g, h, a, &b, c, d, e, &f, k[t &+ 2] &+ w[t &+ 2])
+                        Self.round(f, g, h, &a, b, c, d, &e, k[t &+ 3] &+ w[t &+ 3])
+                        Self.round(e, f, g, &h, a, b, c, &d, k[t &+ 4] &+ w[t &+ 4])
+                        Self.round(d, e, f, &g, h, a, b, &c, k[t &+ 5] &+ w[t &+ 5])
+                        Self.round(c, d, e, &f, g, h, a, &b, k[t &+ 6] &+ w[t &+ 6])
+                        Self.round(b, c, d, &e, f, g, h, &a, k[t &+ 7] &+ w[t &+ 7])
+                        t &+= 8
+                    }
+                    h0 &+= a; h1 &+= b; h2 &+= c; h3 &+= d
+                    h4 &+= e; h5 &+= f; h6 &+= g; h7 &+= h
+                    block += 64
+                }
+            }
+        }
+        state = (h0, h1, h2, h3, h4, h5, h6, h7)
     }
 }

@@ -64,7 +64,7 @@ public enum SyscallAllowlist {
                                   .equals(2, UInt64(SO_PEERCRED), "optname == SO_PEERCRED")]],
               "peer pid/uid/gid of every accepted connection (SO_PEERCRED)"),
         allow("read", "SIGTERM/SIGINT from the signalfd; manifests, the registry and /proc/self/status"),
-        allow("write", "stderr log lines; audit log lines (writer thread); the registry temp file"),
+        allow("write", "stderr log lines; audit log lines and the audit.head temp file (writer thread); the registry temp file"),
         allow("close", "closing connections, listeners and files"),
 
         // MARK: sockets for register (project sockets) and sd_notify
@@ -78,17 +78,17 @@ public enum SyscallAllowlist {
         allow("listen", "register: the new project socket"),
 
         // MARK: files: register, unregister, reload, registry, audit log, status
-        allow("openat", "manifests (register, reload), registry temp file and directory fsync, audit log (re)open, /proc/self/status"),
+        allow("openat", "manifests (register, reload), registry temp file and directory fsync, audit.head temp file, audit log (re)open, /proc/self/status"),
         allow("newfstatat", "stat/lstat: project path checks, stale socket check (kind and owner; never a connect probe), audit rotation check"),
         allow("getdents64", "listing /proc/self/task so status covers every thread"),
         allow("fcntl", "audit log: clearing O_NONBLOCK after open"),
         allow("ftruncate", "audit log: cutting a line torn by a failed write"),
         allow("fsync", "registry: the temp file and its directory before and after the rename"),
-        allow("rename", "registry: atomic replace"),
+        allow("rename", "registry and audit.head (writer thread): atomic replace"),
         allow("mkdir", "register: the project's socket directory"),
         allow("chmod", "register: modes of the project socket and its directory"),
         allow("chown", "register: group of the project socket and its directory (socket_gid, own groups only)"),
-        allow("unlink", "unregister: the project socket; shutdown: admin.sock; registry temp file on failure"),
+        allow("unlink", "unregister: the project socket; shutdown: admin.sock; registry or audit.head temp file on failure"),
         allow("rmdir", "unregister: the project's socket directory"),
         allow("access", "manifest discovery (which candidate file exists), registry existence"),
 

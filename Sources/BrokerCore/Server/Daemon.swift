@@ -114,7 +114,7 @@ public enum Daemon {
         // The audit writer thread starts now, inheriting the reduced credentials.
         let audit: AuditLog
         do {
-            audit = try AuditLog(path: config.auditLogPath)
+            audit = try AuditLog(path: config.auditLogPath, headPath: config.auditHeadPath)
         } catch {
             throw fail("audit log \(config.auditLogPath)", error)
         }

@@ -66,7 +66,9 @@ public enum FileSystem {
 extension FileSystem {
     /// Replaces `path` with `bytes` so that a crash at any point leaves the old or the new
     /// content: write a temp file beside it, fsync, rename over, fsync the directory.
-    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t) throws(SystemError) {
+    /// `durable: false` skips both fsyncs: still atomic for a crashed process, but a power
+    /// loss may lose the update (for data no more durable than what it describes).
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t, durable: Bool = true) throws(SystemError) {
         let temp = path + ".tmp"
         let fd = try retryingEINTR("open", subject: temp) { open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode) }
         do throws(SystemError) {
@@ -77,7 +79,7 @@ extension FileSystem {
                 }
                 offset += written
             }
-            _ = try retryingEINTR("fsync", subject: temp) { fsync(fd) }
+            if durable { _ = try retryingEINTR("fsync", subject: temp) { fsync(fd) } }
             close(fd)
         } catch {
             close(fd)
@@ -89,7 +91,7 @@ extension FileSystem {
             unlink(temp)
             throw error
         }
-        try syncDirectory(of: path)
+        if durable { try syncDirectory(of: path) }
     }
 
     /// fsync of the directory holding `path`, so a rename or unlink in it is durable.
