@@ -86,16 +86,29 @@ struct RotationLoad {
                 totals.syncChanges += 1
                 if !eventually(2, { follower.holds(values[index]) }) { totals.syncMissed += 1 }
             }
-            if let sample = ProcReader.sample(pid) {
-                if round == max(1, rounds / 4) { totals.rssFirst = sample.rssKiB; totals.fdsFirst = sample.fds }
-                totals.rssLast = sample.rssKiB
-                totals.fdsLast = sample.fds
+            if round == max(1, rounds / 4) || round == rounds, let sample = ProcReader.sample(pid) {
+                // A follower's fetch connection may close a moment after its file changed:
+                // descriptors are counted when settled (the fewest over 200 ms), RSS as sampled.
+                let fds = Self.settledDescriptors(pid) ?? sample.fds
+                if round == max(1, rounds / 4) { totals.rssFirst = sample.rssKiB; totals.fdsFirst = fds }
+                if round == rounds { totals.rssLast = sample.rssKiB; totals.fdsLast = fds }
             }
         }
         for follower in followers { follower.stop() }
         connections.removeAll()
         try broker.stop()
         return totals
+    }
+
+    /// The fewest open descriptors of `pid` over 20 samples 10 ms apart: transient client
+    /// connections only ever add to the count.
+    static func settledDescriptors(_ pid: pid_t) -> Int? {
+        var fewest: Int?
+        for _ in 0..<20 {
+            if let sample = ProcReader.sample(pid) { fewest = min(fewest ?? sample.fds, sample.fds) }
+            usleep(10_000)
+        }
+        return fewest
     }
 
     static func wait(_ revision: String) -> [UInt8] {
