@@ -187,6 +187,40 @@ import Testing
         #expect(connectWhenFree() != nil, "slot not freed")
     }
 
+    /// A peer that hangs up with a wait parked and more than a line limit of bytes pipelined
+    /// behind it is closed at once. (Reading stops at the line limit before EOF, so waiting for
+    /// EOF left the level-triggered hang-up waking the loop until the wait's deadline.)
+    @Test func aWaiterThatHangsUpBehindAFullPipelineIsClosedNotSpunOn() throws {
+        let broker = try Self.twoProjects()
+        let pid = try #require(broker.pid)
+        let current = try Self.revision(broker, "alpha")
+        var waiter: BrokerConnection? = try broker.connect(project: "alpha", timeoutSeconds: 30)
+        var bytes = Self.waitRequest(current, timeout: 3600)
+        bytes.append(0x0A)
+        bytes += [UInt8](repeating: 0x20, count: 70_000)  // a pipelined line longer than 64 KiB, unfinished
+        #expect(waiter?.sendWithoutBlocking(bytes) == bytes.count)
+        #expect(waiter?.staysQuiet(forSeconds: 0.2) == true)  // parked
+        waiter = nil  // hangs up
+        _ = waiter
+        usleep(200_000)
+        let before = try #require(Self.cpuTicks(pid))
+        usleep(1_000_000)
+        let after = try #require(Self.cpuTicks(pid))
+        // A spinning loop burns ~100 ticks a second (USER_HZ); an idle broker about none.
+        #expect(after - before < 30, "the broker used \(after - before) CPU ticks in 1 s after the hang-up")
+        #expect(try broker.connect(project: "alpha").request(op: "ping").ok)
+    }
+
+    /// utime + stime of `pid` in clock ticks (/proc/<pid>/stat fields 14 and 15).
+    static func cpuTicks(_ pid: pid_t) -> Int? {
+        guard let bytes = try? FileSystem.readFile("/proc/\(pid)/stat") else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else { return nil }
+        return user + system
+    }
+
     @Test func sigtermAnswersPendingWaitsBeforeTheDrainEnds() throws {
         let broker = try Self.twoProjects()
         let current = try Self.revision(broker, "alpha")

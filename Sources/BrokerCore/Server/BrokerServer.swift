@@ -171,6 +171,10 @@ public final class BrokerServer {
             if let project = projects[name] { acceptAll(project.listenerFD, endpoint: .project(name)) }
         case .signals: handleSignals()
         case .connection(let connection):
+            // A peer gone while its wait is parked cannot take the answer. Close now: with more
+            // than a line limit of pipelined bytes behind the wait, reading stops before EOF,
+            // and the level-triggered hang-up would wake the loop until the wait's deadline.
+            if connection.waiting != nil, event.hangup { return close(connection) }
             if event.readable || event.hangup { readAvailable(connection) }
             // A peer gone while its wait is parked cannot take the answer.
             if connection.waiting != nil, connection.inputClosed { close(connection) }
