@@ -111,6 +111,8 @@ extension BrokerServer {
     /// complete lines left in the buffer put the connection on the backlog, which the loop
     /// serves round-robin before it sleeps again.
     func readAvailable(_ connection: Connection) {
+        // Already queued: its share this turn comes from `serveBacklog`, not a second one here.
+        if connection.onBacklog { return }
         var bytesRead = 0
         var linesLeft = BrokerServer.fairShareLines
         while !connection.inputClosed && !connection.readPaused && bytesRead < BrokerServer.fairShareBytes {
