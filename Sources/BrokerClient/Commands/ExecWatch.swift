@@ -52,15 +52,26 @@ enum ExecWatch {
             let changes = follower.step(now: Monotonic.nanoseconds(), readable: readable)
             if !changes.env.isEmpty {
                 let names = changes.env.map { $0.secret }.joined(separator: ", ")
+                var prepared = restartOnEnv
                 if restartOnEnv {
-                    try delivery.apply(changes.env)
+                    do {
+                        try delivery.apply(changes.env)
+                    } catch {
+                        // CMD keeps running with what it has; the next change tries again.
+                        follower.log("\(names) changed but the new environment could not be prepared (\(error)); the command keeps the old one")
+                        prepared = false
+                    }
+                }
+                if prepared {
                     follower.accept(changes.env)
                     follower.log("\(names) changed; restarting the command with the new environment")
                     if let status = try supervisor.restart() { return status }
                     continue
                 }
-                follower.log("\(names) changed; environment not updated (--on-env-change ignore)")
-                follower.accept(changes.env)  // reported once per change, not again on every later one
+                if !restartOnEnv {
+                    follower.log("\(names) changed; environment not updated (--on-env-change ignore)")
+                    follower.accept(changes.env)  // reported once per change, not again on every later one
+                }
             }
             if !changes.files.isEmpty {
                 let names = changes.files.joined(separator: ", ")
