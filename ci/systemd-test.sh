@@ -47,6 +47,11 @@ if dpkg-query -W -f='${Status}' remo-broker 2>/dev/null | grep -q installed; the
     echo "systemd-test: remo-broker is installed on this host; not touching it (dpkg --purge remo-broker first)" >&2
     exit 1
 fi
+# Cleanup removes these: never when they hold a real broker's registry or audit log (a package
+# removed but not purged, or an install from source).
+for dir in /var/lib/remo-broker /var/log/remo-broker; do
+    [ ! -e "$dir" ] || { echo "systemd-test: $dir exists on this host; not touching it (move it away first)" >&2; exit 1; }
+done
 
 test_user=remo-systest
 project=systest
