@@ -75,9 +75,7 @@ struct ManifestValidator {
             }
             let pathEntry = try required(table, "file_path", of: name, at: entry.position)
             let filePath = try string(pathEntry)
-            guard (filePath.hasPrefix("/") && filePath.count > 1) || (filePath.hasPrefix("~/") && filePath.count > 2),
-                  filePath.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7F })
-            else {
+            guard Names.isBindingFilePath(filePath) else {
                 throw fail(pathEntry.position, "secrets.\(name): file_path must be absolute or start with ~/")
             }
             let modeEntry = try required(table, "file_mode", of: name, at: entry.position)

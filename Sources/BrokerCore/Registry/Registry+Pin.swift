@@ -88,7 +88,7 @@ enum PinCodec {
                 return SecretBinding(name: name, delivery: .env(variable: variable))
             case "file":
                 let path = try string("file_path", members)
-                guard path.hasPrefix("/") || path.hasPrefix("~/") else { throw corrupt("file_path of \(name) is not valid") }
+                guard Names.isBindingFilePath(path) else { throw corrupt("file_path of \(name) is not valid") }
                 guard let mode = ConfigKeys.parseMode(try string("file_mode", members)), mode & 0o022 == 0 else {
                     throw corrupt("file_mode of \(name) is not valid")
                 }

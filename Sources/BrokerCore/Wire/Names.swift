@@ -28,6 +28,13 @@ public enum Names {
             && bytes.dropFirst().allSatisfy { isDigit($0) || isLower($0) || $0 == 0x5F || $0 == 0x2D }
     }
 
+    /// A file binding's `file_path`: absolute or `~/...` (more than the prefix), no control
+    /// characters.
+    public static func isBindingFilePath(_ path: String) -> Bool {
+        ((path.hasPrefix("/") && path.count > 1) || (path.hasPrefix("~/") && path.count > 2))
+            && path.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7F }
+    }
+
     /// Environment variable names: `^[A-Za-z_][A-Za-z0-9_]*$`.
     public static func isEnvVarName(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
