@@ -27,10 +27,34 @@ public enum ManifestLoader {
     }
 
     /// SHA-256 (hex) of the file `reload` would read now, or nil when there is none or it
-    /// may not be used: what `status` and start-up compare with the pin.
-    public static func currentDigest(projectPath: String) -> String? {
-        guard let found = try? read(projectPath: projectPath) else { return nil }
-        return SHA256.hexDigest(found.bytes)
+    /// may not be used: what `status` and start-up compare with the pin. `known` is the
+    /// previous answer with the file's identity then: while the identity is unchanged the
+    /// file is not read and hashed again (a `status` costs a few `fstat`s per project, not up
+    /// to 1 MiB of a tenant's file each).
+    public static func currentDigest(projectPath: String, known: KnownDigest?) -> KnownDigest {
+        let identity = currentIdentity(projectPath: projectPath)
+        if let identity, let known, known.identity == identity { return known }
+        guard let found = try? read(projectPath: projectPath) else { return KnownDigest(identity: nil, digest: nil) }
+        return KnownDigest(identity: identity, digest: SHA256.hexDigest(found.bytes))
+    }
+
+    /// The identity of the first present candidate, nil when there is none or it may not be used.
+    static func currentIdentity(projectPath: String) -> ProjectFile.Identity? {
+        for candidate in candidates {
+            do {
+                return try ProjectFile.identity(root: projectPath, relative: candidate, maxBytes: maxFileBytes)
+            } catch {
+                if case .missing = error { continue }
+                return nil
+            }
+        }
+        return nil
+    }
+
+    public struct KnownDigest: Equatable, Sendable {
+        /// nil: not worth remembering (no usable file), so the next check reads again.
+        public let identity: ProjectFile.Identity?
+        public let digest: String?
     }
 
     /// - Parameter ceiling: the broker-wide cache defaults; a manifest may only lower them.

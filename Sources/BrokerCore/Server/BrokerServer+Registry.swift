@@ -85,7 +85,9 @@ extension BrokerServer {
     /// `status` and is audited once per new file digest. Never changes the allowlist.
     func checkManifestFile(of project: LiveProject) {
         guard let pinned = project.record.pin?.sha256 else { return }
-        let digest = ManifestLoader.currentDigest(projectPath: project.record.projectPath)
+        let known = ManifestLoader.currentDigest(projectPath: project.record.projectPath, known: project.knownManifestDigest)
+        project.knownManifestDigest = known
+        let digest = known.digest
         let state: ManifestFileState = digest == pinned ? .matchesPin : .changed(digest: digest)
         project.manifestFile = state
         guard state != project.reportedManifestFile else { return }

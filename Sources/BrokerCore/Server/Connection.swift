@@ -69,6 +69,8 @@ final class LiveProject {
     var revision = ""
     /// The manifest file as last compared with the pin (`status`, start, reload).
     var manifestFile = ManifestFileState.matchesPin
+    /// The manifest file's digest as last computed, with the file's identity then.
+    var knownManifestDigest: ManifestLoader.KnownDigest?
     /// What the last `manifest.changed` event reported, so one is written per new digest.
     var reportedManifestFile = ManifestFileState.matchesPin
 

@@ -21,6 +21,41 @@ public enum ProjectFile {
     ///   network or FUSE mount must not hold the caller indefinitely between reads).
     public static func read(root: String, relative: String, maxBytes: Int,
                             timeoutNanoseconds: UInt64 = 200_000_000) throws(Failure) -> [UInt8] {
+        try vetted(root: root, relative: relative, maxBytes: maxBytes) { (directory, name, path, info) throws(Failure) in
+            try readChecked(directory, name, path: path, expected: info, maxBytes: maxBytes, timeoutNanoseconds: timeoutNanoseconds)
+        }
+    }
+
+    /// What identifies the file's content without reading it: device, inode, size, change and
+    /// modification times. Equal identities mean the bytes were not rewritten in between.
+    public struct Identity: Equatable, Sendable {
+        let device: UInt64, inode: UInt64, size: Int64
+        let modified: (Int, Int), changed: (Int, Int)
+
+        init(_ info: stat) {
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+            size = Int64(info.st_size)
+            modified = (Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec))
+            changed = (Int(info.st_ctim.tv_sec), Int(info.st_ctim.tv_nsec))
+        }
+
+        public static func == (a: Identity, b: Identity) -> Bool {
+            a.device == b.device && a.inode == b.inode && a.size == b.size && a.modified == b.modified && a.changed == b.changed
+        }
+    }
+
+    /// The identity of `root/relative` under the same rules as `read`, without opening it for
+    /// reading (a few `O_PATH` opens and `fstat`s).
+    public static func identity(root: String, relative: String, maxBytes: Int) throws(Failure) -> Identity {
+        try vetted(root: root, relative: relative, maxBytes: maxBytes) { (_, _, _, info) throws(Failure) in Identity(info) }
+    }
+
+    /// Walks `relative` below `root` (no symlink, parents directories), vets the last
+    /// component (a regular file of at most `maxBytes`) and hands it to `body` with the
+    /// directory that holds it.
+    private static func vetted<R>(root: String, relative: String, maxBytes: Int,
+                                  _ body: (Int32, String, String, stat) throws(Failure) -> R) throws(Failure) -> R {
         let components = relative.split(separator: "/").map(String.init)
         guard !components.isEmpty, !components.contains(".."), !components.contains(".") else {
             throw .refused("\(relative): not a plain relative path")
@@ -63,8 +98,7 @@ public enum ProjectFile {
             guard info.st_size <= maxBytes else {
                 throw .refused("\(reached) is larger than \(maxBytes) bytes")
             }
-            return try readChecked(directory, component, path: reached, expected: info, maxBytes: maxBytes,
-                                   timeoutNanoseconds: timeoutNanoseconds)
+            return try body(directory, component, reached, info)
         }
         throw .missing
     }
