@@ -121,21 +121,25 @@ public enum ProjectFile {
         }
         let deadline = Monotonic.nanoseconds() &+ timeoutNanoseconds
         var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Libc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR || errno == EAGAIN {
-                    if Monotonic.nanoseconds() > deadline { throw .refused("\(path): reading timed out") }
-                    continue
+        var stopped: Failure?
+        do {
+            try FileSystem.readChunks(fd: fd, subject: path, chunkSize: 16 * 1024) { chunk in
+                guard bytes.count + chunk.count <= maxBytes else {
+                    stopped = .refused("\(path) is larger than \(maxBytes) bytes")
+                    return false
                 }
-                throw .refused("\(path): cannot read (\(errnoText()))")
+                bytes.append(contentsOf: chunk)
+                if Monotonic.nanoseconds() > deadline {
+                    stopped = .refused("\(path): reading timed out")
+                    return false
+                }
+                return true
             }
-            if count == 0 { return bytes }
-            guard bytes.count + count <= maxBytes else { throw .refused("\(path) is larger than \(maxBytes) bytes") }
-            bytes.append(contentsOf: chunk[0..<count])
-            if Monotonic.nanoseconds() > deadline { throw .refused("\(path): reading timed out") }
+        } catch {
+            throw .refused("\(path): cannot read (\(error.errnoName))")
         }
+        if let stopped { throw stopped }
+        return bytes
     }
 
     /// O_PATH (Linux asm-generic and x86 value): Glibc does not export it without _GNU_SOURCE.
