@@ -44,11 +44,13 @@ let package = Package(
         .executableTarget(name: "Soak", dependencies: ["BrokerHarness"]),
         .executableTarget(name: "KillTest", dependencies: ["BrokerHarness"]),
         .executableTarget(name: "LatencyBench", dependencies: ["BrokerHarness"]),
+        // systemd's LoadCredential= side, run by the tests as another uid.
+        .executableTarget(name: "CredentialProbe", dependencies: ["BrokerHarness"]),
         // Fuzz targets (fuzz/, `make fuzz`): the library is also replayed by the unit tests;
         // RemoFuzz is a libFuzzer binary under -DREMO_FUZZING, else a small replay tool.
         .target(name: "FuzzTargets", dependencies: ["BrokerCore"]),
         .executableTarget(name: "RemoFuzz", dependencies: ["BrokerCore", "FuzzTargets"]),
         .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore", "FuzzTargets"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["BrokerHarness", "remo-broker"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["BrokerHarness", "remo-broker", "CredentialProbe"]),
     ]
 )

@@ -76,6 +76,21 @@ int remo_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) {
 
 int remo_accept_nonblocking(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
 
+int remo_accept_with_peer_path(int fd, uint8_t *path, uint32_t *length) {
+    struct sockaddr_un address;
+    socklen_t size = sizeof(address);
+    memset(&address, 0, sizeof(address));
+    int accepted = accept4(fd, (struct sockaddr *)&address, &size, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (accepted < 0) return -1;
+    size_t offset = offsetof(struct sockaddr_un, sun_path);
+    size_t path_length = size > offset ? size - offset : 0;
+    if (path_length > sizeof(address.sun_path)) path_length = sizeof(address.sun_path);
+    if (path_length > *length) path_length = *length;
+    memcpy(path, address.sun_path, path_length);
+    *length = (uint32_t)path_length;
+    return accepted;
+}
+
 long long remo_filesystem_type(const char *path) {
     struct statfs info;
     if (statfs(path, &info) != 0) return -1;

@@ -12,14 +12,19 @@ import Testing
         let peerFields = [("peer_pid", "number"), ("peer_uid", "number"), ("peer_gid", "number")]
         let project = [("project", "string"), ("allowlist_size", "number")]
         return [
-            (.fetch(project: "p", secretName: "gh", decision: .deny, outcome: .denied, reason: .notInAllowlist,
+            (.fetch(requester: .project("p"), secretName: "gh", decision: .deny, outcome: .denied, reason: .notInAllowlist,
                     peer: peer, latencyMicros: 17),
              head + [("project", "string"), ("secret_name", "string"), ("decision", "string"),
                      ("outcome", "string"), ("reason", "string")] + peerFields + [("latency_us", "number")]),
-            (.fetch(project: "p", secretName: "gh", decision: .allow, outcome: .ok, reason: nil,
+            (.fetch(requester: .project("p"), secretName: "gh", decision: .allow, outcome: .ok, reason: nil,
                     peer: peer, latencyMicros: 3),
              head + [("project", "string"), ("secret_name", "string"), ("decision", "string"),
                      ("outcome", "string")] + peerFields + [("latency_us", "number")]),
+            (.fetch(requester: .unit("ci.service"), secretName: "aws.key_id", decision: .allow, outcome: .ok, reason: nil,
+                    peer: peer, latencyMicros: 3),
+             head + [("unit", "string"), ("secret_name", "string"), ("decision", "string"),
+                     ("outcome", "string")] + peerFields + [("latency_us", "number")]),
+            (.peerUnexpected(scope: .socket("credentials"), peer: peer), head + [("socket", "string")] + peerFields),
             (.secretsPushed(secretCount: 10, peerUID: 0), head + [("secret_count", "number"), ("peer_uid", "number")]),
             (.secretsCleared(previousCount: 10, peerUID: 0), head + [("previous_count", "number"), ("peer_uid", "number")]),
             (.projectRegistered(project: "p", allowlistSize: 2), head + project),
@@ -34,7 +39,7 @@ import Testing
              head + [("project", "string"), ("pinned_sha256", "string"), ("file_sha256", "string")]),
             (.manifestInvalid(project: "p", error: "/x/.remo/manifest.toml:3:1: unknown key"),
              head + [("project", "string"), ("error", "string")]),
-            (.peerUnexpected(project: "p", peer: peer), head + [("project", "string")] + peerFields),
+            (.peerUnexpected(scope: .project("p"), peer: peer), head + [("project", "string")] + peerFields),
             (.requestInvalid(socket: "admin", code: "protocol_error"), head + [("socket", "string"), ("code", "string")]),
             (.brokerStarted(version: "2.0.0", pid: 99, hardening: HardeningStatus(seccomp: true)),
              head + [("version", "string"), ("pid", "number"), ("hardening", "object")]),
@@ -43,6 +48,18 @@ import Testing
             (.auditDegraded(droppedEvents: 0), head + [("dropped_events", "number")]),
             (.auditRecovered(droppedEvents: 5), head + [("dropped_events", "number")]),
         ]
+    }
+
+    /// A unit's credential id is `name` or `name.field`; anything else is logged as the
+    /// placeholder, since the id is peer bytes.
+    @Test func unitFetchLogsWellFormedCredentialIDsOnly() throws {
+        for (id, logged) in [("gh", "gh"), ("aws.aws_access_key_id", "aws.aws_access_key_id"),
+                             ("a.b.c", "<invalid>"), ("gh.", "<invalid>"), (".gh", "<invalid>"), ("x y", "<invalid>")] {
+            let line = try AuditLine(AuditEvent.fetch(.unit("ci.service"), secretName: id, outcome: .denied, peer: peer,
+                                                      latencyMicros: 1).encodedLine(at: time))
+            #expect(line.string("secret_name") == logged, "\(id)")
+            #expect(line.string("unit") == "ci.service")
+        }
     }
 
     @Test func everyEventIsOneJSONLineWithExactlyTheSpecifiedKeys() throws {
@@ -70,7 +87,7 @@ import Testing
     }
 
     @Test func fieldValuesAreEncodedFaithfully() throws {
-        let fetch = try AuditLine(AuditEvent.fetch(project: "project-a", secretName: "OPENAI_KEY",
+        let fetch = try AuditLine(AuditEvent.fetch(.project("project-a"), secretName: "OPENAI_KEY",
                                                    outcome: .rateLimited, peer: peer, latencyMicros: 812)
             .encodedLine(at: time))
         #expect(fetch.string("project") == "project-a")
@@ -110,14 +127,14 @@ import Testing
         let hostile = ["", String(repeating: "a", count: 129), "ghp_abc-def", "a b", "é", "x\ny",
                        "nul\u{0}", "ghp_16C7e42F292c6912E7710c838347Ae178B4a\"}", "../etc/passwd"]  // leak-check: allow (GitHub's published example token)
         for name in hostile {
-            let bytes = AuditEvent.fetch(project: "p", secretName: name, outcome: .denied, peer: peer,
+            let bytes = AuditEvent.fetch(.project("p"), secretName: name, outcome: .denied, peer: peer,
                                          latencyMicros: 1).encodedLine(at: time)
             let line = try AuditLine(bytes)
             #expect(line.string("secret_name") == "<invalid>")
             if !name.isEmpty { #expect(!bytes.contains(name.utf8), "raw client bytes reached the log") }
         }
         for name in ["gh", "A_z09", String(repeating: "Z", count: 128)] {
-            let line = try AuditLine(AuditEvent.fetch(project: "p", secretName: name, outcome: .ok, peer: peer,
+            let line = try AuditLine(AuditEvent.fetch(.project("p"), secretName: name, outcome: .ok, peer: peer,
                                                       latencyMicros: 1).encodedLine(at: time))
             #expect(line.string("secret_name") == name)
         }

@@ -55,7 +55,7 @@ enum AuditTestSupport {
 
     /// A fetch whose latency field carries `sequence`, so order and loss can be checked.
     static func numberedFetch(_ sequence: Int) -> AuditEvent {
-        .fetch(project: "project-a", secretName: "gh", outcome: .ok, peer: peer, latencyMicros: sequence)
+        .fetch(.project("project-a"), secretName: "gh", outcome: .ok, peer: peer, latencyMicros: sequence)
     }
 
     /// The file's lines without their "\n" (an absent file reads as no lines).

@@ -1,4 +1,5 @@
 import BrokerCore
+import Glibc
 import Testing
 
 /// docs/operations.md embeds the generated config reference; the shipped config names only
@@ -24,24 +25,31 @@ import Testing
         }
     }
 
-    /// Every key the shipped config mentions, set or commented out, exists.
+    /// Every key the shipped config mentions, set or commented out, exists; the commented
+    /// `[units]` example loads once uncommented.
     @Test func shippedConfigMentionsOnlyRealKeys() throws {
         let text = String(decoding: try FileSystem.readFile(Self.repository + "/packaging/config.toml"), as: UTF8.self)
-        let mentioned = text.split(separator: "\n").compactMap { line -> String? in
-            let body = line.hasPrefix("# ") ? line.dropFirst(2) : line[...]
-            guard let equals = body.firstIndex(of: "="), !body.hasPrefix("#") else { return nil }
-            let key = body[..<equals].trimmingSuffix(while: { $0 == " " })
-            return key.allSatisfy({ $0.isLowercase || $0 == "_" }) ? String(key) : nil
+        var inTable = false
+        var uncommented = ""
+        var mentioned: [String] = []
+        for line in text.split(separator: "\n") {
+            let body: Substring = line.hasPrefix("# ") ? line.dropFirst(2) : line
+            if body.hasPrefix("[units.") { inTable = true }
+            if inTable { uncommented += String(body) + "\n" }
+            guard let equals = body.firstIndex(of: "="), !body.hasPrefix("#") else { continue }
+            let key = String(body[..<equals]).split(separator: " ").first.map(String.init) ?? ""
+            guard key.allSatisfy({ $0.isLowercase || $0 == "_" }) else { continue }
+            if inTable {
+                #expect(key == "secrets", "packaging/config.toml: unknown key \(key) in a [units] table")
+            } else {
+                mentioned.append(String(key))
+            }
         }
         #expect(mentioned.count >= ConfigKeys.all.count - 1, "\(mentioned)")  // all but `user`
         for key in mentioned { #expect(ConfigKeys.named(key) != nil, "packaging/config.toml: unknown key \(key)") }
-    }
-}
-
-extension Substring {
-    fileprivate func trimmingSuffix(while predicate: (Character) -> Bool) -> Substring {
-        var end = endIndex
-        while end > startIndex, predicate(self[index(before: end)]) { end = index(before: end) }
-        return self[startIndex..<end]
+        let example = try writeTemp(uncommented)
+        defer { unlink(example) }
+        let units = try ConfigLoader.load(file: example, flags: [], allowUnlockedMemory: false).units
+        #expect(units.secretsByUnit == ["ci-runner.service": ["aws", "gh"]], "the [units] example in packaging/config.toml")
     }
 }

@@ -17,9 +17,9 @@ import Testing
         var budget = AuditBudget()
         let first = budget.closeWindow(second: 100)
         #expect(first.isEmpty)
-        let flood = AuditBudget.Key(socket: "flood", kind: .requestInvalid)
-        let other = AuditBudget.Key(socket: "flood", kind: .peerUnexpected)
-        let admin = AuditBudget.Key(socket: "admin", kind: .requestInvalid)
+        let flood = AuditBudget.Key(scope: .socket("flood"), kind: .requestInvalid)
+        let other = AuditBudget.Key(scope: .project("flood"), kind: .peerUnexpected)
+        let admin = AuditBudget.Key(scope: .socket("admin"), kind: .requestInvalid)
         let admitted = (0..<25).filter { _ in budget.admit(flood) }.count
         #expect(admitted == AuditBudget.perSecond)
         let otherKinds = [budget.admit(other), budget.admit(admin)]

@@ -1,7 +1,7 @@
 import BrokerCore
 import CSeccomp
 
-/// `audit [--tail] [--since DURATION|RFC3339] [--project P] [--decision allow|deny] [--json]`:
+/// `audit [--tail] [--since DURATION|RFC3339] [--project P] [--unit U] [--decision allow|deny] [--json]`:
 /// reads the audit log as an aligned table (or raw lines with --json). A torn or foreign line
 /// is shown as such (its length only — it could hold anything), never crashes the reader.
 enum AuditCommand {
@@ -54,10 +54,12 @@ enum AuditCommand {
 struct AuditFilter {
     let since: WallClockTime?
     let project: String?
+    let unit: String?
     let decision: String?
 
     init(_ arguments: Arguments) throws(CommandFailure) {
         project = arguments.value("project")
+        unit = arguments.value("unit")
         decision = arguments.value("decision")
         if let decision, decision != "allow", decision != "deny" {
             throw CommandFailure(message: "--decision must be allow or deny", exitCode: 64)
@@ -93,6 +95,7 @@ struct AuditFilter {
             return nil
         }
         if let project, text("project") != project { return false }
+        if let unit, text("unit") != unit { return false }
         if let decision, text("decision") != decision { return false }
         if let since {
             guard let ts = text("ts").flatMap(WallClockTime.parseRFC3339), ts >= since else { return false }
@@ -160,7 +163,7 @@ struct AuditReader {
 struct AuditPrinter {
     let json: Bool
     static let widths = [28, 21, 16, 20, 9, 12, 16, 10]
-    var header: String { row(["TIME", "EVENT", "PROJECT", "SECRET", "DECISION", "OUTCOME", "PEER UID/PID", "LATENCY"]) }
+    var header: String { row(["TIME", "EVENT", "PROJECT/UNIT", "SECRET", "DECISION", "OUTCOME", "PEER UID/PID", "LATENCY"]) }
 
     func row(_ columns: [String]) -> String {
         zip(columns, AuditPrinter.widths).map { text, width in
@@ -189,7 +192,7 @@ struct AuditPrinter {
         let peer = document["peer_uid"] == nil ? "-"
             : document["peer_pid"] == nil ? text("peer_uid") : "\(text("peer_uid"))/\(text("peer_pid"))"
         let latency = document["latency_us"] != nil ? "\(text("latency_us")) µs" : "-"
-        Console.out(row([text("ts"), text("event"), text("project"), text("secret_name"), text("decision"), text("outcome"), peer, latency]))
+        Console.out(row([text("ts"), text("event"), document["unit"] != nil ? text("unit") : text("project"), text("secret_name"), text("decision"), text("outcome"), peer, latency]))
     }
 }
 

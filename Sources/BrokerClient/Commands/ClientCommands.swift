@@ -19,7 +19,7 @@ public enum ClientCommands {
         "exec": (["socket", "retry-seconds", "signal", "on-env-change", "grace-seconds"], ["allow-disk-files", "watch"]),
         "sync": (["socket", "retry-seconds"], ["allow-disk-files", "once"]),
         "watch": (["socket-dir", "file", "command", "debounce-ms", "format"], []),
-        "audit": (["audit-log", "config", "socket-dir", "since", "project", "decision", "state-dir"], ["tail", "json", "verify"]),
+        "audit": (["audit-log", "config", "socket-dir", "since", "project", "unit", "decision", "state-dir"], ["tail", "json", "verify"]),
     ]
 
     public static var names: Set<String> { Set(options.keys) }

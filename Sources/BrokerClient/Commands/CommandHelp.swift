@@ -31,7 +31,7 @@ public enum CommandHelp {
                                       deliver the file bindings and keep them current (no CMD)
           watch (--file PATH | --command CMD) [--debounce-ms 200]
                                       push a secret set on start, on every change, after broker restarts
-          audit [--tail] [--since 5m|RFC3339] [--project P] [--decision allow|deny] [--json]
+          audit [--tail] [--since 5m|RFC3339] [--project P] [--unit U] [--decision allow|deny] [--json]
                                       read the audit log (--audit-log PATH, --config PATH, or the broker's)
           audit --verify [FILE...]    check the audit log's hash chain against audit.head
 
@@ -124,12 +124,13 @@ public enum CommandHelp {
                 """
         case "audit":
             return """
-                usage: remo-broker audit [--tail] [--since DURATION|RFC3339] [--project P] [--decision allow|deny] [--json]
+                usage: remo-broker audit [--tail] [--since DURATION|RFC3339] [--project P] [--unit U] [--decision allow|deny] [--json]
                                          [--audit-log PATH | --config PATH | --socket-dir DIR]
                        remo-broker audit --verify [--config PATH | --state-dir DIR] [FILE...]
 
                 Shows the audit log as a table (--json: the raw lines). --since takes 30s, 5m, 2h, 1d or a time
-                like 2026-11-25T12:00:00Z. --tail keeps following the file, across rotation.
+                like 2026-11-25T12:00:00Z. --tail keeps following the file, across rotation. --unit shows what a
+                systemd unit loaded through the credentials socket (its fetch lines carry unit, not project).
                 The log is found from --audit-log, else audit_log_path in --config, else the running broker's
                 status, else the default path.
 

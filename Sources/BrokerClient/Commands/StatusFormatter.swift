@@ -26,6 +26,17 @@ enum StatusFormatter {
         }
         lines.append("projects:  \(projectLines.count)")
         lines += projectLines
+        if let socket = reply.string("credentials_socket"), case .array(let units)? = document["units"] {
+            lines.append("units:     \(units.count) (LoadCredential= from \(socket))")
+            for case .object(let members) in units {
+                var secrets: [String] = []
+                if case .array(let names)? = document.member("secrets", of: members) {
+                    for case .string(let span) in names { secrets.append(document.string(span)) }
+                }
+                let name = document.member("name", of: members).flatMap { if case .string(let s) = $0 { return document.string(s) } else { return nil } } ?? "?"
+                lines.append("  \(name)  \(secrets.joined(separator: ", "))")
+            }
+        }
         lines.append("hardening: " + flags(document, "hardening"))
         if case .object(let audit)? = document["audit"] {
             let path = document.member("path", of: audit).flatMap { if case .string(let s) = $0 { return document.string(s) } else { return nil } } ?? "?"

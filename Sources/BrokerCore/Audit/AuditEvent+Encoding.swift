@@ -28,9 +28,15 @@ extension AuditEvent {
 
     private func writeFields(to writer: inout JSONWriter) {
         switch self {
-        case let .fetch(project, secretName, decision, outcome, reason, peer, latencyMicros):
-            writer.field("project", Self.clipped(project))
-            writer.field("secret_name", Self.loggableSecretName(secretName))
+        case let .fetch(requester, secretName, decision, outcome, reason, peer, latencyMicros):
+            switch requester {
+            case .project(let project):
+                writer.field("project", Self.clipped(project))
+                writer.field("secret_name", Self.loggableSecretName(secretName))
+            case .unit(let unit):
+                writer.field("unit", Self.clipped(unit))
+                writer.field("secret_name", Self.loggableCredentialID(secretName))
+            }
             writer.field("decision", decision.rawValue)
             writer.field("outcome", outcome.rawValue)
             if let reason { writer.field("reason", reason.rawValue) }
@@ -63,8 +69,8 @@ extension AuditEvent {
         case let .manifestInvalid(project, error):
             writer.field("project", Self.clipped(project))
             writer.field("error", Self.clipped(error))
-        case let .peerUnexpected(project, peer):
-            writer.field("project", Self.clipped(project))
+        case let .peerUnexpected(scope, peer):
+            Self.writeScope(scope, to: &writer)
             Self.writePeer(peer, to: &writer)
         case let .requestInvalid(socket, code):
             writer.field("socket", Self.clipped(socket))
@@ -80,12 +86,16 @@ extension AuditEvent {
         case let .auditDegraded(droppedEvents), let .auditRecovered(droppedEvents):
             writer.field("dropped_events", droppedEvents)
         case let .auditSuppressed(scope, suppressedEvent, count):
-            switch scope {
-            case .project(let name): writer.field("project", Self.clipped(name))
-            case .socket(let name): writer.field("socket", Self.clipped(name))
-            }
+            Self.writeScope(scope, to: &writer)
             writer.field("suppressed_event", suppressedEvent)
             writer.field("count", count)
+        }
+    }
+
+    private static func writeScope(_ scope: Scope, to writer: inout JSONWriter) {
+        switch scope {
+        case .project(let name): writer.field("project", clipped(name))
+        case .socket(let name): writer.field("socket", clipped(name))
         }
     }
 
@@ -99,6 +109,12 @@ extension AuditEvent {
     /// requested name is client bytes and may be a pasted secret.
     static func loggableSecretName(_ name: String) -> String {
         isWellFormedSecretName(name) ? name : invalidSecretNamePlaceholder
+    }
+
+    /// A credential id as requested (`name` or `name.field`, each part a well-formed name),
+    /// else the placeholder.
+    static func loggableCredentialID(_ id: String) -> String {
+        UnitCredentialRequest(unit: "", id: id).secretAndField == nil ? invalidSecretNamePlaceholder : id
     }
 
     static func isWellFormedSecretName(_ name: String) -> Bool {

@@ -5,8 +5,8 @@
 /// secret *name* of `fetch`, which the encoder replaces with `<invalid>` unless it is a
 /// well-formed secret name (so a value pasted into a `get` request never reaches the log).
 public enum AuditEvent: Equatable, Sendable {
-    /// One per `get`, whatever the result.
-    case fetch(project: String, secretName: String, decision: Decision, outcome: Outcome,
+    /// One per `get`, and one per credential systemd loads for a unit, whatever the result.
+    case fetch(requester: Requester, secretName: String, decision: Decision, outcome: Outcome,
                reason: DenyReason?, peer: PeerCredentials, latencyMicros: Int)
     case secretsPushed(secretCount: Int, peerUID: UInt32)
     case secretsCleared(previousCount: Int, peerUID: UInt32)
@@ -19,7 +19,8 @@ public enum AuditEvent: Equatable, Sendable {
     /// A project from a registry without pins (0.1.0) was pinned from its file at start.
     case manifestPinned(project: String, pinnedSHA256: String, fileSHA256: String)
     case manifestInvalid(project: String, error: String)
-    case peerUnexpected(project: String, peer: PeerCredentials)
+    /// `scope`: the project whose socket refused the peer, or `socket("credentials")`.
+    case peerUnexpected(scope: Scope, peer: PeerCredentials)
     /// `socket` is `admin` or the project's name; `code` the wire error code sent back.
     case requestInvalid(socket: String, code: String)
     case brokerStarted(version: String, pid: Int32, hardening: HardeningStatus)
@@ -32,13 +33,33 @@ public enum AuditEvent: Equatable, Sendable {
     case auditRecovered(droppedEvents: Int)
     /// `count` events of kind `suppressedEvent` were not written in one second because the
     /// socket was over its budget (SPEC §13, `AuditBudget`).
-    case auditSuppressed(scope: SuppressionScope, suppressedEvent: String, count: Int)
+    case auditSuppressed(scope: Scope, suppressedEvent: String, count: Int)
 
-    /// Whose budget an `audit.suppressed` summarises: the `project` of `peer.unexpected`,
-    /// the `socket` of `request.invalid` (a project name or `admin`).
-    public enum SuppressionScope: Equatable, Sendable {
+    /// Where a `peer.unexpected` happened and whose budget an `audit.suppressed` summarises:
+    /// written as `project` (a project socket's `peer.unexpected`) or `socket` (`admin`, a
+    /// project's name for `request.invalid`, `credentials`).
+    public enum Scope: Hashable, Sendable {
         case project(String)
         case socket(String)
+
+        var name: String {
+            switch self {
+            case .project(let name), .socket(let name): return name
+            }
+        }
+    }
+
+    /// Whom a `fetch` served: a project (on its socket) or a systemd unit (on the
+    /// credentials socket), written as `project` or `unit`.
+    public enum Requester: Equatable, Sendable {
+        case project(String)
+        case unit(String)
+
+        var name: String {
+            switch self {
+            case .project(let name), .unit(let name): return name
+            }
+        }
     }
 
     /// Whether the allowlist permitted the fetch. `not_found` is `allow`; `rate_limited` is `deny`.
@@ -103,17 +124,17 @@ public enum AuditEvent: Equatable, Sendable {
     /// room are dropped first (SPEC §13), so a flooding project cannot push out the others.
     public var owner: String? {
         switch self {
-        case let .fetch(project, _, _, _, _, _, _), let .projectRegistered(project, _),
+        case let .projectRegistered(project, _),
              let .projectUnregistered(project, _), let .projectReloaded(project, _, _, _),
-             let .manifestInvalid(project, _), let .peerUnexpected(project, _),
+             let .manifestInvalid(project, _),
              let .manifestChanged(project, _, _), let .manifestPinned(project, _, _):
             return project
+        case let .fetch(requester, _, _, _, _, _, _):
+            return requester.name
         case let .requestInvalid(socket, _):
             return socket
-        case let .auditSuppressed(scope, _, _):
-            switch scope {
-            case .project(let name), .socket(let name): return name
-            }
+        case let .peerUnexpected(scope, _), let .auditSuppressed(scope, _, _):
+            return scope.name
         case .secretsPushed, .secretsCleared, .brokerStarted, .brokerStopping, .auditDegraded, .auditRecovered:
             return nil
         }
@@ -123,9 +144,9 @@ public enum AuditEvent: Equatable, Sendable {
 extension AuditEvent {
     /// A `fetch` whose decision and reason follow from the outcome, so the three cannot
     /// disagree at a call site.
-    public static func fetch(project: String, secretName: String, outcome: Outcome,
+    public static func fetch(_ requester: Requester, secretName: String, outcome: Outcome,
                              peer: PeerCredentials, latencyMicros: Int) -> AuditEvent {
-        .fetch(project: project, secretName: secretName, decision: outcome.decision, outcome: outcome,
+        .fetch(requester: requester, secretName: secretName, decision: outcome.decision, outcome: outcome,
                reason: outcome.denyReason, peer: peer, latencyMicros: latencyMicros)
     }
 }

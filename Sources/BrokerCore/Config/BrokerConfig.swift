@@ -38,6 +38,14 @@ public struct BrokerConfig: Equatable, Sendable {
     public var secretArenaBytes = SecretArena.defaultCapacity
     /// Flag only (`--allow-unlocked-memory`): start even if the arena cannot be locked.
     public var allowUnlockedMemory = false
+    /// `credentials_socket` when set; the default follows `socket_dir`.
+    public var credentialsSocketSetting: String?
+    /// `[units."NAME.service"]` tables: what each systemd unit may load (SPEC §12).
+    public var units = UnitCredentials()
+    /// The config file this was built from, or the default path that was looked for: SIGHUP
+    /// reads it again for `[units]`. `configFileRequired`: it was named with `--config`.
+    public var configFile: String?
+    public var configFileRequired = false
 
     /// The defaults of SPEC §2 for the environment this process runs in.
     public init(environment: Environment = .current) {
@@ -53,6 +61,8 @@ public struct BrokerConfig: Equatable, Sendable {
     public func projectSocketDir(_ name: String) -> String { projectsDir + "/" + name }
     public func projectSocketPath(_ name: String) -> String { projectSocketDir(name) + "/sock" }
     public var registryPath: String { stateDir + "/registry.json" }
+    /// Where systemd's `LoadCredential=` connects (only bound while units are configured).
+    public var credentialsSocketPath: String { credentialsSocketSetting ?? socketDir + "/credentials.sock" }
     /// Descriptors kept out of `max_connections`: listeners, signalfd, epoll, audit log,
     /// registry and manifest files, the accept-and-close reserve, stdio.
     public static let descriptorReserve = 32

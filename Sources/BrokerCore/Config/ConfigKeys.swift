@@ -65,6 +65,8 @@ public enum ConfigKeys {
         int("shutdown_drain_seconds", "on SIGTERM, wait this long for in-flight replies", Field({ $0.shutdownDrainSeconds }, { $0.shutdownDrainSeconds = $1 }), 0...3600),
         choice("hardening", "strict|best-effort", "strict: any failed hardening step is fatal; best-effort: warn and go on", Field({ $0.hardening }, { $0.hardening = $1 })),
         choice("seccomp", "kill|log", "what the seccomp filter does with a forbidden syscall", Field({ $0.seccomp }, { $0.seccomp = $1 })),
+        path("credentials_socket", "socket systemd's LoadCredential= reads [units] secrets from (mode 0600; only while units are configured)",
+             Field({ $0.credentialsSocketPath }, { $0.credentialsSocketSetting = $1 })),
         int("secret_arena_bytes", "size of the locked secret memory", Field({ $0.secretArenaBytes }, { $0.secretArenaBytes = $1 }), 4096...(1 << 30)),
     ]
 

@@ -9,6 +9,8 @@ public enum ConfigLoader {
         var config = BrokerConfig(environment: environment)
         var explicitKeys = Set(flags.map { $0.0 })
         let path = file ?? DefaultPaths(environment).configFile
+        config.configFile = path
+        config.configFileRequired = file != nil
         if file != nil || FileSystem.exists(path) {
             let bytes: [UInt8]
             do {
@@ -34,6 +36,23 @@ public enum ConfigLoader {
         return config
     }
 
+    /// The `[units]` tables of the config file `config` was built from, read again (SIGHUP).
+    /// The whole file is checked as at start, so a file `serve` would refuse is refused here
+    /// too; no units when there is no file (the default path, absent). Flags cannot set units.
+    public static func reloadUnits(of config: BrokerConfig) throws(ConfigError) -> UnitCredentials {
+        guard let path = config.configFile else { return UnitCredentials() }
+        guard config.configFileRequired || FileSystem.exists(path) else { return UnitCredentials() }
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readFile(path, maxBytes: 1 << 20)
+        } catch {
+            throw ConfigError("cannot read config file \(path): \(error.errnoName)")
+        }
+        var fresh = BrokerConfig()
+        _ = try apply(file: bytes, path: path, to: &fresh)
+        return fresh.units
+    }
+
     /// Applies a TOML config file and returns the keys it set. Unknown keys and tables are
     /// errors naming file:line:col.
     static func apply(file bytes: [UInt8], path: String, to config: inout BrokerConfig) throws(ConfigError) -> [String] {
@@ -44,6 +63,10 @@ public enum ConfigLoader {
             throw ConfigError("\(path):\(error.position.line):\(error.position.column): \(error.message)")
         }
         for entry in table.entries {
+            if entry.key == "units" {
+                config.units = try UnitCredentials.parse(entry, path: path)
+                continue
+            }
             let at = "\(path):\(entry.position.line):\(entry.position.column)"
             guard let key = ConfigKeys.named(entry.key) else {
                 throw ConfigError("\(at): unknown key '\(entry.key)'")

@@ -57,13 +57,15 @@ public enum SyscallAllowlist {
         // MARK: serving loop
         allow("epoll_wait", "the serving loop waits for listener, connection and signal events"),
         allow("epoll_ctl", "connections are added to the loop, their read/write interest changed"),
-        allow("accept4", "new connections on the admin and project sockets (non-blocking, close-on-exec)"),
+        allow("accept4", "new connections on the admin, project and credentials sockets (non-blocking, close-on-exec); "
+              + "on the credentials socket it also returns the peer's abstract address (systemd's unit and credential id), "
+              + "so getpeername is not needed"),
         allow("recvfrom", "reading request lines (recv)"),
         allow("sendto", "writing replies (send, MSG_NOSIGNAL); the sd_notify datagram"),
         allow("getsockopt", if: [[.equals(1, UInt64(SOL_SOCKET), "level == SOL_SOCKET"),
                                   .equals(2, UInt64(SO_PEERCRED), "optname == SO_PEERCRED")]],
               "peer pid/uid/gid of every accepted connection (SO_PEERCRED)"),
-        allow("read", "SIGTERM/SIGINT from the signalfd; manifests, the registry and /proc/self/status"),
+        allow("read", "signals from the signalfd; manifests, the registry, /proc/self/status; the config file on SIGHUP"),
         allow("write", "stderr log lines; audit log lines and the audit.head temp file (writer thread); the registry temp file"),
         allow("close", "closing connections, listeners and files"),
 
@@ -73,12 +75,14 @@ public enum SyscallAllowlist {
              .masked(1, 0xF, UInt64(SOCK_STREAM.rawValue), "type == SOCK_STREAM (flags NONBLOCK, CLOEXEC allowed)")],
             [.equals(0, UInt64(AF_UNIX), "domain == AF_UNIX"),
              .masked(1, 0xF, UInt64(SOCK_DGRAM.rawValue), "type == SOCK_DGRAM (flag CLOEXEC allowed)")],
-        ], "register binds a project socket (AF_UNIX stream); sd_notify sends READY/STOPPING (AF_UNIX datagram)"),
-        allow("bind", "register: the new project socket"),
-        allow("listen", "register: the new project socket"),
+        ], "register binds a project socket, SIGHUP the credentials socket when units appear (AF_UNIX stream); "
+           + "sd_notify sends READY/STOPPING (AF_UNIX datagram)"),
+        allow("bind", "register: the new project socket; SIGHUP: the credentials socket"),
+        allow("listen", "register: the new project socket; SIGHUP: the credentials socket"),
 
         // MARK: files: register, unregister, reload, registry, audit log, status
-        allow("openat", "manifests (register, reload), registry temp file and directory fsync, audit.head temp file, audit log (re)open, /proc/self/status"),
+        allow("openat", "manifests (register, reload), registry temp file and directory fsync, audit.head temp file, audit log (re)open, "
+              + "/proc/self/status, the config file (SIGHUP)"),
         allow("newfstatat", "stat/lstat: project path checks, stale socket check (kind and owner; never a connect probe), audit rotation check"),
         allow("getdents64", "listing /proc/self/task so status covers every thread"),
         allow("fcntl", "audit log: clearing O_NONBLOCK after open"),
@@ -86,11 +90,12 @@ public enum SyscallAllowlist {
         allow("fsync", "registry: the temp file and its directory before and after the rename"),
         allow("rename", "registry and audit.head (writer thread): atomic replace"),
         allow("mkdir", "register: the project's socket directory"),
-        allow("chmod", "register: modes of the project socket and its directory"),
+        allow("chmod", "register: modes of the project socket and its directory; SIGHUP: the credentials socket (0600)"),
         allow("chown", "register: group of the project socket and its directory (socket_gid, own groups only)"),
-        allow("unlink", "unregister: the project socket; shutdown: admin.sock; registry or audit.head temp file on failure"),
+        allow("unlink", "unregister: the project socket; shutdown: admin.sock and the credentials socket (also on a SIGHUP "
+              + "that leaves no units); registry or audit.head temp file on failure"),
         allow("rmdir", "unregister: the project's socket directory"),
-        allow("access", "manifest discovery (which candidate file exists), registry existence"),
+        allow("access", "manifest discovery (which candidate file exists), registry existence, the default config file (SIGHUP)"),
 
         // MARK: memory
         allow("brk", "malloc"),

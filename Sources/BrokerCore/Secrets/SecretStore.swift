@@ -133,6 +133,35 @@ public final class SecretStore {
         return changed
     }
 
+    /// Appends what `LoadCredential=` delivers for `secret` to `output`, straight from arena
+    /// bytes: a scalar's exact bytes (no `field`), one field's exact bytes, or the whole
+    /// bundle as a compact JSON object (no `field`). False, with nothing appended, when the
+    /// field does not exist or a scalar is asked for a field.
+    public func appendCredential(for secret: Secret, field: String?, to output: SecureBuffer) -> Bool {
+        guard let generation else { return false }
+        switch (secret, field) {
+        case (.scalar(let index), nil):
+            generation.withValue(index) { output.append($0) }
+        case (.scalar, .some):
+            return false
+        case (.bundle(let fields), .some(let wanted)):
+            guard let index = fields.first(where: { $0.field == wanted })?.index else { return false }
+            generation.withValue(index) { output.append($0) }
+        case (.bundle(let fields), nil):
+            let size = fields.reduce(0) { $0 + 8 + $1.field.utf8.count + 6 * generation.withValue($1.index) { $0.count } }
+            var writer = JSONWriter(reservingCapacity: 2 + size)
+            writer.beginObject()
+            for (field, index) in fields {
+                writer.key(field)
+                generation.withValue(index) { writer.string(bytes: $0.assumingMemoryBound(to: UInt8.self)) }
+            }
+            writer.endObject()
+            output.append(writer.bytes)
+            writer.zeroize()
+        }
+        return true
+    }
+
     /// Appends the `get` success reply for `secret` to `output`, straight from arena bytes.
     /// The temporary encoding buffer is sized up front (no reallocation leaves a copy behind)
     /// and zeroed after the copy.

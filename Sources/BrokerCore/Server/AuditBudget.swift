@@ -18,7 +18,7 @@ struct AuditBudget {
     }
 
     struct Key: Hashable {
-        let socket: String
+        let scope: AuditEvent.Scope
         let kind: Kind
     }
 
@@ -53,8 +53,7 @@ struct AuditBudget {
         guard !tallies.isEmpty else { return [] }
         var summaries: [AuditEvent] = []
         for (key, tally) in tallies where tally.suppressed > 0 {
-            let scope: AuditEvent.SuppressionScope = key.kind == .peerUnexpected ? .project(key.socket) : .socket(key.socket)
-            summaries.append(.auditSuppressed(scope: scope, suppressedEvent: key.kind.eventName, count: tally.suppressed))
+            summaries.append(.auditSuppressed(scope: key.scope, suppressedEvent: key.kind.eventName, count: tally.suppressed))
         }
         tallies.removeAll(keepingCapacity: true)
         return summaries

@@ -80,6 +80,20 @@ extension BrokerServer {
             writer.endObject()
         }
         writer.endArray()
+        writer.key("credentials_socket")
+        if credentialsListenerFD >= 0 { writer.string(config.credentialsSocketPath) } else { writer.null() }
+        writer.key("units")
+        writer.beginArray()
+        for unit in units.unitNames {
+            writer.beginObject()
+            writer.field("name", unit)
+            writer.key("secrets")
+            writer.beginArray()
+            units.secretsByUnit[unit]?.forEach { writer.string($0) }
+            writer.endArray()
+            writer.endObject()
+        }
+        writer.endArray()
         writer.key("hardening")
         KernelStatus.hardening().write(to: &writer)  // read back from the kernel, never from flags
         writer.key("audit")

@@ -23,7 +23,7 @@ extension BrokerServer {
                     Console.error("remo-broker: \(error)")
                     return
                 }
-                guard refuseWithReserve(listener, because: error) else { return }
+                guard refuseWithReserve(listener, because: error, endpoint: endpoint) else { return }
                 continue
             }
             admit(fd, endpoint: endpoint)
@@ -32,8 +32,9 @@ extension BrokerServer {
 
     /// Out of descriptors: the reserve makes room to accept one pending connection, answer
     /// it `too_many_connections` and close it, so the listener stops being readable instead
-    /// of waking the loop forever. Returns false when nothing could be accepted.
-    private func refuseWithReserve(_ listener: Int32, because error: SystemError) -> Bool {
+    /// of waking the loop forever (a credentials connection is closed without a byte).
+    /// Returns false when nothing could be accepted.
+    func refuseWithReserve(_ listener: Int32, because error: SystemError, endpoint: Connection.Endpoint) -> Bool {
         if let count = descriptorLog.occurrence(now: Monotonic.nanoseconds()) {
             Console.error("remo-broker: out of file descriptors (\(error.errnoName)): refused \(count) connection(s) "
                 + "since the last such line; raise RLIMIT_NOFILE or lower max_connections")
@@ -45,6 +46,10 @@ extension BrokerServer {
         descriptorReserve.release()
         defer { descriptorReserve.restore() }
         guard let fd = try? UnixSocket.accept(listener) else { return false }
+        if case .credentials = endpoint {
+            Libc.close(fd)
+            return true
+        }
         refuse(fd, "the broker is out of file descriptors")
         return true
     }
@@ -57,7 +62,7 @@ extension BrokerServer {
         }
         let project = endpoint == .admin ? nil : projects[endpoint.auditName]
         if let project, let allowed = project.record.allowedUIDs, !allowed.contains(peer.uid) {
-            recordLimited(.peerUnexpected(project: project.name, peer: peer), socket: project.name, kind: .peerUnexpected)
+            recordLimited(.peerUnexpected(scope: .project(project.name), peer: peer), scope: .project(project.name), kind: .peerUnexpected)
             return refuse(fd, WireError(.peerUnexpected, "this uid may not use this project's socket"))
         }
         if connectionCount >= config.maxConnections {
@@ -274,9 +279,9 @@ extension BrokerServer {
     // MARK: audit budget
 
     /// Records a `peer.unexpected` or `request.invalid` within the socket's budget.
-    func recordLimited(_ event: AuditEvent, socket: String, kind: AuditBudget.Kind) {
+    func recordLimited(_ event: AuditEvent, scope: AuditEvent.Scope, kind: AuditBudget.Kind) {
         closeAuditWindow()
-        if auditBudget.admit(AuditBudget.Key(socket: socket, kind: kind)) { audit.record(event) }
+        if auditBudget.admit(AuditBudget.Key(scope: scope, kind: kind)) { audit.record(event) }
     }
 
     /// Writes the `audit.suppressed` summaries of a second that has ended.

@@ -4,7 +4,7 @@ import CSeccomp
 extension BrokerServer {
     /// Makes `account` the owner of what the broker created as root and must still change
     /// as that user: the socket directory, `projects/` with every project directory and
-    /// socket in it, admin.sock, the state directory with the registry, the audit log file,
+    /// socket in it, admin.sock, the credentials socket, the state directory with the registry, the audit log file,
     /// and the audit log's directory when `auditDirectory` is given (the daemon passes it
     /// only when it created that directory at this start; a directory it did not create,
     /// such as /var/log, is never given away). Groups are left alone (socket_gid,
@@ -12,6 +12,7 @@ extension BrokerServer {
     /// still serves, and the operation that needs the path reports its own error.
     public func handOver(to account: UserAccount, auditDirectory: String?) {
         var paths = [config.socketDir, config.projectsDir, config.adminSocketPath, config.stateDir]
+        if credentialsListenerFD >= 0 { paths.append(config.credentialsSocketPath) }
         for name in (try? FileSystem.listDirectory(config.projectsDir)) ?? [] {
             paths.append(config.projectSocketDir(name))
             paths.append(config.projectSocketPath(name))

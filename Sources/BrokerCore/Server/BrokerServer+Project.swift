@@ -4,6 +4,7 @@ extension BrokerServer {
         switch connection.endpoint {
         case .admin: handleAdminLine(line, on: connection)
         case .project(let name): handleProjectLine(line, on: connection, project: name)
+        case .credentials: break  // never read (input is closed from the start)
         }
     }
 
@@ -60,7 +61,7 @@ extension BrokerServer {
         let name = Names.isSecretName(nameBytes) ? String(decoding: nameBytes, as: UTF8.self) : ""
         func record(_ outcome: AuditEvent.Outcome) {
             let micros = Int((Monotonic.nanoseconds() &- started) / 1000)
-            audit.record(.fetch(project: project.name, secretName: name.isEmpty ? "<invalid>" : name,
+            audit.record(.fetch(.project(project.name), secretName: name.isEmpty ? "<invalid>" : name,
                                 outcome: outcome, peer: connection.peer, latencyMicros: micros))
         }
         let now = Monotonic.nanoseconds()

@@ -17,6 +17,7 @@ public final class BrokerServer {
     enum Source {
         case adminListener
         case projectListener(String)
+        case credentialsListener
         case signals
         case connection(Connection)
     }
@@ -38,6 +39,9 @@ public final class BrokerServer {
     var sources: [UInt64: Source] = [:]
     var nextToken: UInt64 = 16
     var adminListenerFD: Int32 = -1
+    var credentialsListenerFD: Int32 = -1
+    /// What each systemd unit may load (SPEC §12): the config's `[units]`, again on SIGHUP.
+    var units: UnitCredentials
     var signalFD: Int32 = -1
     var projects: [String: LiveProject] = [:]
     /// Everything in the registry file, including projects skipped at start because their
@@ -61,6 +65,7 @@ public final class BrokerServer {
     public init(config: BrokerConfig, arena: SecretArena) throws(SystemError) {
         self.config = config
         self.store = SecretStore(arena: arena)
+        self.units = config.units
         self.audit = AuditSink(path: config.auditLogPath)
         self.epoll = try Epoll()
         self.descriptorReserve = try DescriptorReserve()
@@ -101,8 +106,8 @@ public final class BrokerServer {
         try epoll.add(adminListenerFD, token: token, interest: .readable)
     }
 
-    /// SIGTERM/SIGINT stop the broker; SIGHUP, SIGUSR1 and SIGUSR2 are logged and otherwise
-    /// harmless (their default action would end the process).
+    /// SIGTERM/SIGINT stop the broker; SIGHUP reloads `[units]`; SIGUSR1 and SIGUSR2 are
+    /// logged and otherwise harmless (their default action would end the process).
     public static let handledSignals: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2]
 
     /// Takes `handledSignals` through a signalfd. The signals must already be blocked in every
@@ -169,6 +174,7 @@ public final class BrokerServer {
         case .adminListener: acceptAll(adminListenerFD, endpoint: .admin)
         case .projectListener(let name):
             if let project = projects[name] { acceptAll(project.listenerFD, endpoint: .project(name)) }
+        case .credentialsListener: acceptCredentialRequests()
         case .signals: handleSignals()
         case .connection(let connection):
             // A peer gone while its wait is parked cannot take the answer. Close now: with more
@@ -188,7 +194,7 @@ public final class BrokerServer {
             switch Int32(bitPattern: info.ssi_signo) {
             case SIGTERM: beginDrain(reason: "SIGTERM")
             case SIGINT: beginDrain(reason: "SIGINT")
-            case SIGHUP: Console.error("remo-broker: SIGHUP received from pid \(info.ssi_pid): nothing to reload, still serving")
+            case SIGHUP: reloadUnits(signalledBy: info.ssi_pid)
             default: Console.error("remo-broker: signal \(info.ssi_signo) from pid \(info.ssi_pid) ignored")
             }
         }
@@ -205,6 +211,7 @@ public final class BrokerServer {
             adminListenerFD = -1
             unlink(config.adminSocketPath)
         }
+        closeCredentialsSocket()
         for project in projects.values { project.closeListener() }
         for (token, source) in sources {
             if case .projectListener = source { sources[token] = nil }
@@ -229,7 +236,7 @@ public final class BrokerServer {
         switch error.code {
         case .protocolError, .payloadTooLarge, .invalidPayload:
             let socket = connection.endpoint.auditName
-            recordLimited(.requestInvalid(socket: socket, code: error.code.rawValue), socket: socket, kind: .requestInvalid)
+            recordLimited(.requestInvalid(socket: socket, code: error.code.rawValue), scope: .socket(socket), kind: .requestInvalid)
         default:
             break
         }

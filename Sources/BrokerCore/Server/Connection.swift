@@ -5,12 +5,15 @@ final class Connection {
     enum Endpoint: Equatable {
         case admin
         case project(String)
+        /// A systemd unit's credential (SPEC §12): written, then closed; never read.
+        case credentials(unit: String)
 
         /// `socket` field of `request.invalid`.
         var auditName: String {
             switch self {
             case .admin: return "admin"
             case .project(let name): return name
+            case .credentials: return "credentials"
             }
         }
     }

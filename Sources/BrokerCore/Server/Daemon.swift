@@ -99,6 +99,12 @@ public enum Daemon {
         var serving = false
         defer { if !serving { unlink(config.adminSocketPath) } }
         do {
+            try server.syncCredentialsSocket()
+        } catch {
+            throw fail("credentials socket \(config.credentialsSocketPath) (\(config.units.count) unit(s) configured)", error)
+        }
+        defer { if !serving { server.closeCredentialsSocket() } }
+        do {
             try server.restoreRegistry()
         } catch {
             Console.error("remo-broker: registry \(config.registryPath) not restored: \(error)")
@@ -133,7 +139,8 @@ public enum Daemon {
         audit.record(.brokerStarted(version: BrokerVersion.version, pid: pid, hardening: status))
         SystemdNotify.send("READY=1\nMAINPID=\(pid)")
         Console.error("remo-broker \(BrokerVersion.version): serving; admin socket \(config.adminSocketPath), "
-            + "\(server.projectCount) project(s), audit log \(config.auditLogPath)")
+            + "\(server.projectCount) project(s), audit log \(config.auditLogPath)"
+            + (config.units.isEmpty ? "" : "; credentials socket \(config.credentialsSocketPath) for \(config.units.count) unit(s)"))
 
         let reason: String
         do {
@@ -146,6 +153,7 @@ public enum Daemon {
         audit.record(.brokerStopping(version: BrokerVersion.version, pid: pid, reason: reason))
         audit.close(timeoutSeconds: 2)
         unlink(config.adminSocketPath)
+        server.closeCredentialsSocket()
         withExtendedLifetime(server) {}
         Console.error("remo-broker: stopped (\(reason))")
         return reason == "error" ? 1 : 0

@@ -88,6 +88,23 @@ public enum UnixSocket {
         }
     }
 
+    /// `accept`, also returning the peer's bound address (`sun_path` bytes, empty for an
+    /// unbound peer): what getpeername would say, from the same accept4 call.
+    public static func acceptWithPeerPath(_ listener: Int32) throws(SystemError) -> (fd: Int32, peerPath: [UInt8])? {
+        var path = [UInt8](repeating: 0, count: 108)
+        while true {
+            var length = UInt32(path.count)
+            let fd = remo_accept_with_peer_path(listener, &path, &length)
+            if fd >= 0 { return (fd, Array(path[0..<Int(length)])) }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: return nil
+            case ECONNABORTED, EPROTO: continue
+            default: throw SystemError("accept4")
+            }
+        }
+    }
+
     /// A blocking connection to `path` (clients).
     public static func connect(to path: String) throws(SystemError) -> Int32 {
         let fd = try retryingEINTR("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }

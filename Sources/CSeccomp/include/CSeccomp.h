@@ -78,6 +78,11 @@ int remo_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 /// errno from accept4(2) (EAGAIN when nothing is pending).
 int remo_accept_nonblocking(int fd);
 
+/// accept4 as above, also filling `path` (capacity `*length` bytes) with the peer's bound
+/// sun_path and `*length` with its length (0 for an unbound peer). It is what getpeername(2)
+/// would return on the new socket, without a second syscall. errno from accept4(2).
+int remo_accept_with_peer_path(int fd, uint8_t *path, uint32_t *length);
+
 /// statfs(path).f_type (e.g. TMPFS_MAGIC 0x01021994), or -1 with errno from statfs(2).
 long long remo_filesystem_type(const char *path);
 
