@@ -106,6 +106,8 @@ import Testing
         #expect(unit.value("LogsDirectory").map { "/var/log/" + $0 } == FileSystem.parentDirectory(root.auditLogPath(stateDir: root.stateDir)))
         #expect(unit.value("ConfigurationDirectory").map { "/etc/" + $0 } == FileSystem.parentDirectory(root.configFile))
         #expect(unit.value("ExecStart") == "/usr/bin/remo-broker serve --config \(root.configFile)")
+        // `systemctl reload` re-reads the [units] tables (SPEC §12).
+        #expect(unit.value("ExecReload") == "/bin/kill -HUP $MAINPID")
         // Devcontainers bind-mount projects/<name>: systemd must not delete the socket dir on a
         // stop or restart, or every mount would point at a removed directory (SPEC §2).
         #expect(unit.value("RuntimeDirectoryPreserve") == "yes")
