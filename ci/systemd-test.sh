@@ -4,7 +4,11 @@
 #   - /proc/<MainPID>/status: Seccomp 2, NoNewPrivs 1, every capability set 0, VmLck > 0;
 #   - `register NAME PATH` with the shipped config (no --socket-gid), a push, then `get` and
 #     `exec -- printenv VAR` as a non-root member of remo-broker-users;
-#   - `systemctl restart` restores the project; `systemctl stop` ends with status 0;
+#   - `systemctl restart` restores the project;
+#   - a [units] table added to config.toml and `systemctl reload`: a oneshot unit with
+#     LoadCredential=ID:/run/remo-broker/credentials.sock receives exactly the pushed value, an
+#     unconfigured id arrives empty, and the ExecStartPre=test -s guard stops a unit on it;
+#   - `systemctl stop` ends with status 0;
 #   - the journal shows no SIGSYS and no kill, and never the test secret;
 # then purges the package, removes the test user (and the service user and groups when this run
 # created them) and powers the namespace's systemd off, on success and on failure alike.
@@ -139,6 +143,10 @@ unshare --pid --fork --mount --propagation private -- sh -ec '
     mount -t tmpfs -o mode=1777 tmpfs /tmp
     mount -t tmpfs -o mode=1777 tmpfs /var/tmp
     mount -t tmpfs -o mode=755 tmpfs /run
+    # systemd leaves propagation alone in a container; LoadCredential= moves each credential
+    # mount into /run/credentials from a child mount namespace, which only shows here when
+    # /run is shared (as on a booted host, where / is). Peers of this namespace only.
+    mount --make-rshared /run
     mount -t proc proc /proc
     mkdir -p /run/systemd/system
     for unit in '"$(echo $masked)"'; do ln -s /dev/null "/run/systemd/system/$unit"; done
@@ -221,6 +229,69 @@ grep -q "\"name\":\"$project\"" <<<"$status_json" && step "after restart: status
 check_hardening
 push_secret  # secrets never survive a restart
 check_user_access "after restart"
+
+# --- LoadCredential= for another unit (SPEC §12) ------------------------------------------
+# A oneshot unit loads the pushed secret from the credentials socket with one line of unit
+# config, and an id its [units] table does not list: that one must arrive as an empty file.
+cred_unit=remo-credtest.service
+creds=/run/remo-broker/credentials.sock
+step "[units.\"$cred_unit\"] secrets = [\"$secret_name\"] in config.toml; systemctl reload remo-broker"
+printf '\n[units."%s"]\nsecrets = ["%s"]\n' "$cred_unit" "$secret_name" | inside sh -c 'cat >> /etc/remo-broker/config.toml'
+inside systemctl reload remo-broker.service || fail "systemctl reload remo-broker failed"
+for _ in $(seq 1 50); do inside test -S "$creds" && break; sleep 0.1; done
+[ "$(inside stat -c '%U %a' "$creds" 2>/dev/null)" = "remo-broker 600" ] ||
+    fail "credentials socket after reload: $(inside stat -c '%U:%G %a' "$creds" 2>&1)"
+[ "$(inside systemctl show -p MainPID --value remo-broker.service)" = "$main_pid" ] || fail "reload restarted the broker"
+step "credentials socket $(inside stat -c '%U:%G %a' "$creds"), broker pid still $main_pid: $(inside journalctl --no-pager -o cat -u remo-broker.service | grep -o '\[units\] reloaded.*unit(s)' | tail -1)"
+inside install -d -m 0700 /run/remo-credtest
+inside sh -c "cat > /run/systemd/system/$cred_unit" <<UNIT
+[Unit]
+Description=remo-broker systemd-test: LoadCredential= from the broker
+[Service]
+Type=oneshot
+LoadCredential=$secret_name:$creds
+LoadCredential=unlisted:$creds
+ExecStart=/bin/cp %d/$secret_name /run/remo-credtest/got
+ExecStart=/bin/cp %d/unlisted /run/remo-credtest/unlisted
+UNIT
+# The guard docs/operations.md recommends: an empty credential stops the unit from starting.
+inside sh -c "cat > /run/systemd/system/remo-credguard.service" <<UNIT
+[Unit]
+Description=remo-broker systemd-test: ExecStartPre=test -s guards an unconfigured credential
+[Service]
+Type=oneshot
+LoadCredential=unlisted:$creds
+ExecStartPre=/usr/bin/test -s %d/unlisted
+ExecStart=/bin/true
+UNIT
+inside systemctl daemon-reload
+if inside systemctl start "$cred_unit"; then
+    got=$(inside cat /run/remo-credtest/got 2>/dev/null || true)
+    size=$(inside stat -c %s /run/remo-credtest/got 2>/dev/null || echo missing)
+    # Compared, never printed.
+    if [ "$got" = "$secret" ] && [ "$size" = "${#secret}" ]; then
+        step "$cred_unit (LoadCredential=$secret_name:$creds): %d/$secret_name is exactly the pushed value ($size bytes)"
+    else
+        fail "$cred_unit did not receive exactly the pushed value ($size bytes, want ${#secret})"
+    fi
+    unlisted=$(inside stat -c %s /run/remo-credtest/unlisted 2>/dev/null || echo missing)
+    [ "$unlisted" = 0 ] && step "$cred_unit: unconfigured id 'unlisted' arrived as an empty file" ||
+        fail "unconfigured credential id: want an empty file, got $unlisted bytes"
+else
+    fail "systemctl start $cred_unit failed: $(inside journalctl --no-pager -o cat -u "$cred_unit" 2>&1 | tail -8)"
+fi
+if inside systemctl start remo-credguard.service 2>/dev/null; then
+    fail "remo-credguard.service started although its credential is empty"
+else
+    step "remo-credguard.service (ExecStartPre=/usr/bin/test -s %d/unlisted) refused to start: the documented guard works"
+fi
+audit_units=$(inside grep -h '"unit":' /var/log/remo-broker/audit.log 2>/dev/null || true)
+grep -q "\"unit\":\"$cred_unit\",\"secret_name\":\"$secret_name\",\"decision\":\"allow\",\"outcome\":\"ok\"" <<<"$audit_units" &&
+grep -q "\"unit\":\"$cred_unit\",\"secret_name\":\"unlisted\",\"decision\":\"deny\"" <<<"$audit_units" &&
+    step "audit: $(grep -c '"event":"fetch"' <<<"$audit_units") fetch lines with unit (allow ok for $secret_name, deny for unlisted)" ||
+    fail "the audit log lacks the unit's fetch lines: $(head -c 600 <<<"$audit_units")"
+inside rm -f /run/systemd/system/$cred_unit /run/systemd/system/remo-credguard.service
+inside systemctl daemon-reload
 
 # --- exposure as this systemd sees the running unit ------------------------------------
 exposure=$(inside systemd-analyze security --no-pager remo-broker.service 2>/dev/null | grep -o 'Overall exposure level.*' || true)
