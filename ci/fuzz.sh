@@ -11,7 +11,7 @@ set -euo pipefail
 seconds=${1:-60}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-targets=${FUZZ_TARGETS:-json toml wire manifest keyvalue registry}
+targets=${FUZZ_TARGETS:-json toml wire manifest keyvalue registry config}
 conformance=${REMO_CONFORMANCE_DIR:-$repo/Tests/Fixtures/conformance}
 [ -d "$conformance/json-test-suite/test_parsing" ] && [ -d "$conformance/toml-test/tests" ] || {
     echo "fuzz: conformance suites not found in $conformance (set REMO_CONFORMANCE_DIR)" >&2; exit 1; }

@@ -4,7 +4,9 @@
 # (start, register, register over a stale socket, push-creds, get/info/ping, status, reload,
 # every refusal: peer_unexpected, too_many_connections, payload_too_large, protocol_error and
 # the audit budget behind them, out-of-descriptors accept-and-close; an empty-line flood
-# (fair-share backlog), SIGHUP/SIGUSR1/SIGUSR2, clear-creds, unregister, audit rotation,
+# (fair-share backlog), LoadCredential= requests on the credentials socket (served, refused,
+# no unit address), SIGHUP reloads of [units] that remove and re-create that socket and one
+# that is refused, SIGUSR1/SIGUSR2, clear-creds, unregister, audit rotation,
 # sd_notify, SIGTERM drain),
 # then prints each syscall seen after the `seccomp(...)` load, with a count, and marks the
 # ones Sources/BrokerCore/Hardening/SyscallAllowlist.swift does not allow.
@@ -27,6 +29,11 @@ for p in alpha beta gamma delta; do
     printf 'schema_version = 1\nproject = "%s"\n\n[secrets.gh]\n\n[secrets.aws]\n' "$p" > "$root/$p/.remo/manifest.toml"
 done
 
+units='[units."trace.service"]
+secrets = ["gh", "aws"]
+'
+printf '%s' "$units" > "$root/config.toml"
+
 # sd_notify receiver
 python3 - "$root/notify.sock" <<'PY' &
 import socket, sys
@@ -41,7 +48,7 @@ sleep 0.2
 admin=(--socket-dir "$root/run")
 NOTIFY_SOCKET="$root/notify.sock" strace -f -qq -o "$root/trace" "$binary" serve --socket-dir "$root/run" \
     --state-dir "$root/state" --audit-log-path "$root/log/audit.log" --seccomp log --idle-timeout-seconds 1 \
-    --max-connections-per-project 2 "$@" 2>"$root/stderr" &
+    --max-connections-per-project 2 --config "$root/config.toml" "$@" 2>"$root/stderr" &
 broker=$!
 for _ in $(seq 200); do "$binary" status "${admin[@]}" >/dev/null 2>&1 && break; sleep 0.05; done
 
@@ -88,7 +95,24 @@ b = conn(sys.argv[2]); b.sendall(b'{"op":"push-creds","secrets":[]}\n'); b.recv(
 idle = conn(sys.argv[1]); time.sleep(2.5)              # idle timeout closes it
 PY
 broker_pid=$(ps -o pid= --ppid "$broker" | tr -d ' ')
-for sig in HUP USR1 USR2; do kill -"$sig" "$broker_pid"; done   # logged, never fatal
+load_credentials() {  # systemd's side of LoadCredential=: bind \0<random>/unit/<unit>/<id>, read to EOF
+    python3 - "$root/run/credentials.sock" "$@" <<'PY'
+import os, socket, sys
+for request in sys.argv[2:]:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    if request != "-":
+        s.bind(b"\0" + os.urandom(8).hex().encode() + b"/unit/" + request.encode())
+    s.connect(sys.argv[1]); s.shutdown(socket.SHUT_WR)
+    while s.recv(65536): pass
+    s.close()
+PY
+}
+load_credentials trace.service/gh trace.service/aws trace.service/aws.k trace.service/nope other.service/gh -
+printf '' > "$root/config.toml"; kill -HUP "$broker_pid"; sleep 0.3          # last unit gone: socket removed
+printf '%s' "$units" > "$root/config.toml"; kill -HUP "$broker_pid"; sleep 0.3  # bound again
+printf 'bogus = 1\n' > "$root/config.toml"; kill -HUP "$broker_pid"; sleep 0.3  # refused, tables kept
+load_credentials trace.service/gh
+for sig in USR1 USR2; do kill -"$sig" "$broker_pid"; done   # logged, never fatal
 held=$(python3 - "$sock" "$broker_pid" <<'PY'
 import socket, subprocess, sys, time                    # out of descriptors: accept-and-close
 subprocess.run(["prlimit", "--pid", sys.argv[2], "--nofile=12:"], check=False)

@@ -9,7 +9,7 @@ public enum FuzzTargets {
     /// Name → target; the name is also the corpus directory (fuzz/corpus/<name>).
     public static let all: [(name: String, run: @Sendable (UnsafeRawBufferPointer) -> Void)] = [
         ("json", json), ("toml", toml), ("wire", wire), ("manifest", manifest), ("keyvalue", keyValue),
-        ("registry", registry),
+        ("registry", registry), ("config", config),
     ]
 
     public static func named(_ name: String) -> (@Sendable (UnsafeRawBufferPointer) -> Void)? {
@@ -57,6 +57,15 @@ public enum FuzzTargets {
         guard let records = try? RegistryFile.decode(Array(data)) else { return }
         let again = try? RegistryFile.decode(RegistryFile.encode(records))
         precondition(again.map { Set($0.map { $0.name }) } == Set(records.map { $0.name }), "registry round trip lost a project")
+    }
+
+    /// The config file (the `[units]` tables included: SIGHUP reads them while serving), and
+    /// the same bytes as a credentials-socket peer address.
+    public static func config(_ data: UnsafeRawBufferPointer) {
+        if let config = try? ConfigLoader.parse(Array(data), path: "/fuzz/config.toml") {
+            for unit in config.units.unitNames { precondition(!unit.isEmpty, "an empty unit name was accepted") }
+        }
+        _ = UnitCredentialRequest(peerAddress: Array(data))?.secretAndField
     }
 
     /// The `KEY=VALUE` (and JSON) secret-set parser of `remo-broker push`.

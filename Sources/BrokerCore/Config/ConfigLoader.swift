@@ -48,9 +48,14 @@ public enum ConfigLoader {
         } catch {
             throw ConfigError("cannot read config file \(path): \(error.errnoName)")
         }
-        var fresh = BrokerConfig()
-        _ = try apply(file: bytes, path: path, to: &fresh)
-        return fresh.units
+        return try parse(bytes, path: path).units
+    }
+
+    /// A config file's bytes over the defaults, no flags (SIGHUP's reading, the fuzzer's).
+    public static func parse(_ bytes: [UInt8], path: String) throws(ConfigError) -> BrokerConfig {
+        var config = BrokerConfig()
+        _ = try apply(file: bytes, path: path, to: &config)
+        return config
     }
 
     /// Applies a TOML config file and returns the keys it set. Unknown keys and tables are

@@ -21,9 +21,8 @@ public struct UnitCredentials: Equatable, Sendable {
 
     /// Units that are new, gone, or whose list changed compared with `old`.
     public func changedUnits(since old: UnitCredentials) -> [String] {
-        Set(secretsByUnit.keys).union(old.secretsByUnit.keys)
-            .filter { secretsByUnit[$0] != old.secretsByUnit[$0] }
-            .sorted()
+        let gone = old.unitNames.filter { secretsByUnit[$0] == nil }
+        return (unitNames.filter { secretsByUnit[$0] != old.secretsByUnit[$0] } + gone).sorted()
     }
 
     // MARK: parsing
@@ -33,49 +32,42 @@ public struct UnitCredentials: Equatable, Sendable {
 
     /// The `units` table of a config file. Errors name `path:line:col` of the offending key.
     static func parse(_ entry: TOMLEntry, path: String) throws(ConfigError) -> UnitCredentials {
-        func at(_ position: TOMLPosition) -> String { "\(path):\(position.line):\(position.column)" }
+        func error(_ position: TOMLPosition, _ message: String) -> ConfigError {
+            ConfigError(path + ":" + String(position.line) + ":" + String(position.column) + ": " + message)
+        }
         guard case .table(let units) = entry.value else {
-            throw ConfigError("\(at(entry.position)): units must be a table of [units.\"NAME.service\"] tables, not \(entry.value.typeName)")
+            throw error(entry.position, "units must be a table of [units.\"NAME.service\"] tables, not " + entry.value.typeName)
         }
         var result: [String: [String]] = [:]
         for unit in units.entries {
             guard isUnitName(unit.key) else {
-                throw ConfigError("\(at(unit.position)): '\(Console.escapingControlCharacters(unit.key))' is not a systemd unit name "
+                throw error(unit.position, "'" + Console.escapingControlCharacters(unit.key) + "' is not a systemd unit name "
                     + "ending in .service, .socket, .mount or .swap (a template instance is named in full: name@instance.service)")
             }
-            guard case .table(let table) = unit.value else {
-                throw ConfigError("\(at(unit.position)): units.\"\(unit.key)\" must be a table, not \(unit.value.typeName)")
-            }
+            let table = "units.\"" + unit.key + "\""
+            guard case .table(let keys) = unit.value else { throw error(unit.position, table + " must be a table, not " + unit.value.typeName) }
             var secrets: [String]?
-            for key in table.entries {
+            for key in keys.entries {
                 guard key.key == "secrets" else {
-                    throw ConfigError("\(at(key.position)): unknown key '\(Console.escapingControlCharacters(key.key))' in units.\"\(unit.key)\" (only secrets)")
+                    throw error(key.position, "unknown key '" + Console.escapingControlCharacters(key.key) + "' in " + table + " (only secrets)")
                 }
-                secrets = try secretNames(key, unit: unit.key, at: at(key.position))
+                guard case .array(let values) = key.value else {
+                    throw error(key.position, table + ".secrets must be an array of secret names, not " + key.value.typeName)
+                }
+                var names: [String] = []
+                for (index, value) in values.enumerated() {
+                    guard case .string(let name) = value, Names.isSecretName(name) else {
+                        throw error(key.position, table + ".secrets #" + String(index + 1) + " must be a secret name (^[A-Za-z0-9_]{1,128}$)")
+                    }
+                    guard !names.contains(name) else { throw error(key.position, table + ".secrets names " + name + " twice") }
+                    names.append(name)
+                }
+                secrets = names
             }
-            guard let secrets else {
-                throw ConfigError("\(at(unit.position)): units.\"\(unit.key)\" needs secrets = [\"name\", ...]")
-            }
+            guard let secrets else { throw error(unit.position, table + " needs secrets = [\"name\", ...]") }
             result[unit.key] = secrets
         }
         return UnitCredentials(result)
-    }
-
-    private static func secretNames(_ entry: TOMLEntry, unit: String, at location: String) throws(ConfigError) -> [String] {
-        guard case .array(let values) = entry.value else {
-            throw ConfigError("\(location): units.\"\(unit)\".secrets must be an array of secret names, not \(entry.value.typeName)")
-        }
-        var names: [String] = []
-        for (position, value) in values.enumerated() {
-            guard case .string(let name) = value, Names.isSecretName(name) else {
-                throw ConfigError("\(location): units.\"\(unit)\".secrets #\(position + 1) must be a secret name (^[A-Za-z0-9_]{1,128}$)")
-            }
-            guard !names.contains(name) else {
-                throw ConfigError("\(location): units.\"\(unit)\".secrets names \(name) twice")
-            }
-            names.append(name)
-        }
-        return names
     }
 
     /// systemd's unit name rules (unit_name_is_valid): at most 255 bytes of

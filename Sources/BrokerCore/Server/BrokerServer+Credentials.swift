@@ -48,6 +48,9 @@ extension BrokerServer {
     /// SIGHUP: the `[units]` tables from the config file again. A file that does not load
     /// keeps the tables in force; either way the broker keeps serving.
     func reloadUnits(signalledBy pid: UInt32) {
+        guard !isDraining else {
+            return Console.error("remo-broker: SIGHUP from pid \(pid) ignored: stopping")
+        }
         let fresh: UnitCredentials
         do {
             fresh = try ConfigLoader.reloadUnits(of: config)
