@@ -11,6 +11,9 @@ work=$(mktemp -d /tmp/remo-parity-XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done; [ -n "${PARITY_KEEP:-}" ] || rm -rf "$work"; }
 trap cleanup EXIT
+# systemd's side of LoadCredential= (the tests' harness): the same client for both brokers.
+probe=$(dirname "$full")/CredentialProbe
+[ -x "$probe" ] || { echo "parity: $probe is missing (swift build --build-tests)" >&2; exit 1; }
 
 # The values pushed are dummies, not test secrets: `get` prints them, as it must.
 secrets='{"gh":"parity-dummy-gh","aws":{"aws_access_key_id":"parity-dummy-id","aws_secret_access_key":"parity-dummy-key"}}'
@@ -32,6 +35,9 @@ script() {  # binary, name: the whole fixed script
     printf 'schema_version = 1\nproject = "proj"\n[secrets.gh]\n[secrets.aws]\nfetch_as = "file"\nfile_path = "~/.aws/credentials"\nfile_mode = "0600"\ntemplate = "id={{aws_access_key_id}}\\n"\n' \
         >"$root/projects/proj/.remo/manifest.toml"
     printf 'schema_version = 1\nproject = "bad"\n[secrets.a]\nbogus = 1\n' >"$root/projects/bad/.remo/manifest.toml"
+    printf '[units."parity.service"]\nsecrets = ["gh", "aws", "unpushed"]\n' >"$root/units.toml"
+    printf '[units."parity"]\nsecrets = []\n' >"$root/bad-units.toml"
+    run "serve with a bad [units] table" "$bin" serve --config "$root/bad-units.toml" --socket-dir "$root/run-bad"
 
     # Texts and usage errors that need no broker.
     run "no arguments" "$bin"
@@ -49,7 +55,7 @@ script() {  # binary, name: the whole fixed script
     done
 
     # A session against a broker of the same binary.
-    "$bin" serve --config "$root/empty.toml" --socket-dir "$root/run" --state-dir "$root/state" \
+    "$bin" serve --config "$root/units.toml" --socket-dir "$root/run" --state-dir "$root/state" \
         --audit-log-path "$root/log/audit.log" 2>"$root/broker.stderr" &
     local broker=$!
     pids+=("$broker")
@@ -72,6 +78,17 @@ script() {  # binary, name: the whole fixed script
     run "get bundle" "$bin" get aws "${project[@]}"
     run "get denied" "$bin" get other "${project[@]}"
     run "get json" "$bin" get gh --json "${project[@]}"
+    # SPEC §12: what systemd's LoadCredential= would receive (byte counts), then SIGHUP reloads.
+    for id in gh aws aws.aws_access_key_id aws.nope unpushed other; do
+        run "LoadCredential $id" "$probe" "$root/run/credentials.sock" parity.service "$id"
+    done
+    run "LoadCredential without a unit address" "$probe" "$root/run/credentials.sock" --unbound gh
+    run "status with units" "$bin" status "${admin[@]}"
+    printf 'bogus = 1\n' >"$root/units.toml"
+    kill -HUP "$broker"; sleep 0.3
+    printf '[units."other.service"]\nsecrets = ["gh"]\n' >"$root/units.toml"
+    kill -HUP "$broker"; sleep 0.3
+    run "audit --unit" "$bin" audit --unit parity.service --json --audit-log "$root/log/audit.log"
     run "sync once (home not on tmpfs)" "$bin" sync --once --retry-seconds 0 "${project[@]}"
     run "exec --watch (home not on tmpfs)" "$bin" exec --watch --retry-seconds 0 "${project[@]}" -- /bin/true
     printf 'schema_version = 1\nproject = "proj"\n[secrets.gh]\n[secrets.npm]\n' >"$root/projects/proj/.remo/manifest.toml"

@@ -10,7 +10,8 @@ import Testing
         let broker = try Broker.start()
         let before = try broker.status()
         #expect(before.keys.map(Set.init) == Set(["ok", "broker_version", "protocol_version", "uptime_seconds", "secret_count",
-                                                  "secrets_loaded_at", "projects", "hardening", "audit"]), "\(before)")
+                                                  "secrets_loaded_at", "projects", "credentials_socket", "units",
+                                                  "hardening", "audit"]), "\(before)")
         #expect(before["ok"] == .bool(true))
         #expect(before["broker_version"]?.string == BrokerVersion.version)
         #expect(before["protocol_version"]?.int == 2)
@@ -18,6 +19,8 @@ import Testing
         #expect(before["secret_count"]?.int == 0)
         #expect(before["secrets_loaded_at"] == .null)
         #expect(before["projects"] == .array([]))
+        #expect(before["credentials_socket"] == .null, "no [units]: no credentials socket")
+        #expect(before["units"] == .array([]))
         let hardening = try #require(before["hardening"])
         #expect(hardening.keys.map(Set.init) == ["memory_locked", "seccomp", "capabilities_dropped", "no_new_privs", "dumpable"])
         for key in hardening.keys ?? [] { #expect(hardening[key]?.bool != nil, "hardening.\(key) is not a bool") }

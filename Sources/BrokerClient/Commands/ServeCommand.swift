@@ -70,6 +70,12 @@ public enum ServeCommand {
         for option in options {
             lines.append("  " + option.left + String(repeating: " ", count: width - option.left.count) + option.help)
         }
+        lines += [
+            "",
+            "Config file only: [units.\"NAME.service\"] secrets = [\"gh\", ...] tables let that systemd unit load",
+            "those secrets with LoadCredential=ID:<credentials socket>. SIGHUP (systemctl reload) re-reads them;",
+            "a file that does not load keeps the tables in force. See docs/operations.md.",
+        ]
         return lines.joined(separator: "\n")
     }
 }
