@@ -37,8 +37,8 @@ public enum ConfigLoader {
     }
 
     /// The `[units]` tables of the config file `config` was built from, read again (SIGHUP).
-    /// The whole file is checked as at start, so a file `serve` would refuse is refused here
-    /// too; no units when there is no file (the default path, absent). Flags cannot set units.
+    /// Every key is parsed and checked as at start (an unknown key or a bad value refuses the
+    /// file); no units when there is no file (the default path, absent). Flags cannot set units.
     public static func reloadUnits(of config: BrokerConfig) throws(ConfigError) -> UnitCredentials {
         guard let path = config.configFile else { return UnitCredentials() }
         guard config.configFileRequired || FileSystem.exists(path) else { return UnitCredentials() }
