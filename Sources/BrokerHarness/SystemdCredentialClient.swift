@@ -22,15 +22,10 @@ public enum SystemdCredentialClient {
         if let unit {
             let random = String(UInt64.random(in: 0...UInt64.max), radix: 16)
             let name = String(repeating: "0", count: 16 - random.count) + random + "/unit/\(unit)/\(id)"
-            guard bindAbstract(fd, name) == 0 else { throw SystemError("bind", subject: "abstract \(name)") }
+            let bound = try UnixSocket.withAddress([0] + Array(name.utf8)) { bind(fd, $0, $1) }
+            guard bound == 0 else { throw SystemError("bind", subject: "abstract \(name)") }
         }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        let connected = try UnixSocket.withAddress(path) { connect(fd, $0, $1) }
         if connected != 0 { return .connectFailed(errno) }
         shutdown(fd, Int32(SHUT_WR))
         var received: [UInt8] = []
@@ -44,18 +39,6 @@ public enum SystemdCredentialClient {
                 throw SystemError("recv (no EOF within \(timeoutSeconds) s?)", subject: path)
             }
             received += buffer[0..<count]
-        }
-    }
-
-    private static func bindAbstract(_ fd: Int32, _ name: String) -> Int32 {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = [0] + Array(name.utf8)
-        guard bytes.count <= MemoryLayout.size(ofValue: address.sun_path) else { errno = ENAMETOOLONG; return -1 }
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
         }
     }
 }

@@ -33,9 +33,6 @@ struct UnitCredentialTests {
     static func pushAll(_ broker: BrokerProcess) throws {
         var writer = JSONWriter()
         writer.beginObject()
-        writer.field("op", "push-creds")
-        writer.key("secrets")
-        writer.beginObject()
         writer.field("gh", scalar)
         writer.key("aws")
         writer.beginObject()
@@ -45,9 +42,7 @@ struct UnitCredentialTests {
         writer.field("big", bigValue)
         writer.field("npm", secret("npm"))
         writer.endObject()
-        writer.endObject()
-        let reply = try broker.admin().request(writer)
-        guard reply.ok else { throw HarnessError("push failed: \(reply.redactedText)") }
+        try broker.push(json: String(decoding: writer.bytes, as: UTF8.self))
     }
 
     static func load(_ broker: BrokerProcess, unit: String? = unit, _ id: String) throws -> [UInt8] {

@@ -114,7 +114,7 @@ extension AuditEvent {
     /// A credential id as requested (`name` or `name.field`, each part a well-formed name),
     /// else the placeholder.
     static func loggableCredentialID(_ id: String) -> String {
-        UnitCredentialRequest(unit: "", id: id).secretAndField == nil ? invalidSecretNamePlaceholder : id
+        UnitCredentialRequest.secretAndField(of: id) == nil ? invalidSecretNamePlaceholder : id
     }
 
     static func isWellFormedSecretName(_ name: String) -> Bool {

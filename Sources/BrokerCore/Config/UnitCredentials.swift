@@ -120,7 +120,10 @@ public struct UnitCredentialRequest: Equatable, Sendable {
     }
 
     /// The secret name and, for `name.field`, the field. nil when the id is neither.
-    public var secretAndField: (secret: String, field: String?)? {
+    public var secretAndField: (secret: String, field: String?)? { Self.secretAndField(of: id) }
+
+    /// `id` as `name` or `name.field` (each part a well-formed name), else nil.
+    public static func secretAndField(of id: String) -> (secret: String, field: String?)? {
         let pieces = id.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
         guard let first = pieces.first, Names.isSecretName(String(first)) else { return nil }
         guard pieces.count == 2 else { return (String(first), nil) }

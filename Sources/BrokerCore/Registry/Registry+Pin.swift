@@ -29,7 +29,7 @@ enum PinCodec {
         guard case .object(let members) = value else { throw reader.corrupt("manifest is not an object") }
         let path = try reader.string("path", members)
         let sha256 = try reader.string("sha256", members)
-        guard sha256.utf8.count == 64, sha256.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
+        guard SHA256.Digest(hex: sha256) != nil else {
             throw reader.corrupt("sha256 is not 64 lowercase hex digits")
         }
         let description = try reader.optionalString("description", members)

@@ -46,7 +46,7 @@ extension BrokerServer {
         descriptorReserve.release()
         defer { descriptorReserve.restore() }
         guard let fd = try? UnixSocket.accept(listener) else { return false }
-        if case .credentials = endpoint {
+        if endpoint == .credentials {
             Libc.close(fd)
             return true
         }

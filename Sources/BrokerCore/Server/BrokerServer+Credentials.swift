@@ -82,7 +82,7 @@ extension BrokerServer {
                 guard error.errno == EMFILE || error.errno == ENFILE else {
                     return Console.error("remo-broker: \(error)")
                 }
-                guard refuseWithReserve(credentialsListenerFD, because: error, endpoint: .credentials(unit: "")) else { return }
+                guard refuseWithReserve(credentialsListenerFD, because: error, endpoint: .credentials) else { return }
             }
         }
     }
@@ -104,7 +104,7 @@ extension BrokerServer {
             Libc.close(fd)
             return
         }
-        let connection = Connection(token: newToken(), fd: fd, endpoint: .credentials(unit: request.unit), peer: peer, now: started)
+        let connection = Connection(token: newToken(), fd: fd, endpoint: .credentials, peer: peer, now: started)
         connection.inputClosed = true
         connection.closeAfterFlush = true
         connection.interest = []

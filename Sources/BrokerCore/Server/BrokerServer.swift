@@ -88,11 +88,11 @@ public final class BrokerServer {
 
     // MARK: start-up (SPEC §7 step 3)
 
-    /// Creates the socket directories and binds the admin socket.
+    /// Creates `projects/` in the socket dir (which `SocketDirectory.prepare` made and checked),
+    /// sets both to 0711 and binds the admin socket.
     public func bindAdminSocket() throws(SystemError) {
-        try FileSystem.createDirectories(config.socketDir, mode: 0o711)
-        guard chmod(config.socketDir, 0o711) == 0 else { throw SystemError("chmod", subject: config.socketDir) }
         try FileSystem.createDirectories(config.projectsDir, mode: 0o711)
+        guard chmod(config.socketDir, 0o711) == 0 else { throw SystemError("chmod", subject: config.socketDir) }
         guard chmod(config.projectsDir, 0o711) == 0 else { throw SystemError("chmod", subject: config.projectsDir) }
         if UnixSocket.isServed(config.adminSocketPath) {
             throw SystemError("another process is serving on this socket", errno: EADDRINUSE, subject: config.adminSocketPath)
@@ -182,7 +182,7 @@ public final class BrokerServer {
             // and the level-triggered hang-up would wake the loop until the wait's deadline.
             if connection.waiting != nil, event.hangup { return close(connection) }
             if event.readable || event.hangup { readAvailable(connection) }
-            // A peer gone while its wait is parked cannot take the answer.
+            // The same when the read just found its end of input.
             if connection.waiting != nil, connection.inputClosed { close(connection) }
             if sources[connection.token] != nil, event.writable { flush(connection) }
         }

@@ -6,7 +6,7 @@ final class Connection {
         case admin
         case project(String)
         /// A systemd unit's credential (SPEC §12): written, then closed; never read.
-        case credentials(unit: String)
+        case credentials
 
         /// `socket` field of `request.invalid`.
         var auditName: String {

@@ -6,19 +6,26 @@ public enum UnixSocket {
     public static let maxPathBytes = 107
 
     /// Fills a sockaddr_un for `path`; fails with ENAMETOOLONG when it does not fit.
-    static func withAddress<R>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) throws(SystemError) -> R {
-        let bytes = Array(path.utf8)
-        guard !bytes.isEmpty, bytes.count <= maxPathBytes else {
-            throw SystemError("socket path", errno: ENAMETOOLONG, subject: path)
+    public static func withAddress<R>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) throws(SystemError) -> R {
+        try withAddress(Array(path.utf8), body)
+    }
+
+    /// Fills a sockaddr_un for `address`: a filesystem path (NUL-terminated here), or, when
+    /// its first byte is NUL, an abstract name, whose length is exactly its bytes (sd_notify's
+    /// `@` sockets, systemd's `LoadCredential=` client). ENAMETOOLONG when it does not fit.
+    public static func withAddress<R>(_ address: [UInt8], _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) throws(SystemError) -> R {
+        let abstract = address.first == 0
+        guard !address.isEmpty, address.count <= maxPathBytes + (abstract ? 1 : 0) else {
+            throw SystemError("socket path", errno: ENAMETOOLONG, subject: String(decoding: address.dropFirst(abstract ? 1 : 0), as: UTF8.self))
         }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
+        var storage = sockaddr_un()
+        storage.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &storage.sun_path) { raw in
+            raw.copyBytes(from: address)
+            if !abstract { raw[address.count] = 0 }
         }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + 1)
-        return withUnsafePointer(to: &address) {
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + address.count + (abstract ? 0 : 1))
+        return withUnsafePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, length) }
         }
     }
